@@ -1,0 +1,213 @@
+"""The `shortlister` command: rank candidates, and gate metrics in CI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from shortlister.errors import ShortlisterError
+
+logger = logging.getLogger("shortlister")
+
+DEFAULT_METHOD = "sbert"
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _method_config(method: str, params_path: Path | None) -> dict:
+    """methods.<method> from a params file when given, else the method's defaults."""
+    from dataclasses import asdict
+
+    from shortlister.embeddings.base import REGISTRY, available_methods
+
+    if method not in available_methods():
+        _fail(f"unknown method {method!r}; expected one of {', '.join(available_methods())}")
+    if params_path is not None:
+        from shortlister.params import load_params
+
+        methods = load_params(params_path).get("methods", {})
+        if method not in methods:
+            _fail(f"{params_path}: no methods.{method} section")
+        return dict(methods[method])
+    return {"name": method, **asdict(REGISTRY[method].config_class())}
+
+
+def _load_pool(candidates: Path, rejects_path: Path | None):
+    from shortlister.data.clean import clean_candidates, write_rejects
+    from shortlister.data.loader import load_candidates
+
+    result = clean_candidates(load_candidates(candidates))
+    n_rejected = len(result.rejects)
+    if n_rejected:
+        target = rejects_path or Path.cwd() / f"{candidates.stem}.rejects.csv"
+        if target.resolve() == candidates.resolve():
+            _fail(f"--rejects {target} would overwrite the candidate file")
+        write_rejects(result.rejects, target)
+        click.echo(f"{n_rejected} row(s) rejected, reasons in {target}", err=True)
+    if result.clean.empty:
+        _fail(f"{candidates}: no candidate left after cleaning")
+    return result.clean
+
+
+def _print_table(pool, order, scores, starred: set[str]) -> None:
+    from tabulate import tabulate
+
+    rows = []
+    for rank_, i in enumerate(order, start=1):
+        cid = pool["id"].iat[i]
+        rows.append(
+            [
+                rank_,
+                ("* " if cid in starred else "") + cid,
+                pool["title"].iat[i],
+                f"{scores[i]:.4f}",
+            ]
+        )
+    click.echo(
+        tabulate(
+            rows,
+            headers=["rank", "id", "title", "score"],
+            tablefmt="simple",
+            disable_numparse=True,
+            maxcolwidths=[None, None, 70, None],
+        )
+    )
+    if starred:
+        click.echo("* starred (pinned at the top)")
+
+
+@click.group()
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def main(log_level: str) -> None:
+    """shortlister: rank job candidates by fit to a target role."""
+    from shortlister.logs import configure_logging
+
+    configure_logging(log_level)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@main.command()
+@click.option(
+    "--candidates",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="CSV or Parquet with id, title (or job_title), location[, screening_score].",
+)
+@click.option("--query", help="Target role, e.g. 'aspiring human resources'.")
+@click.option(
+    "--queries",
+    type=click.Path(path_type=Path),
+    help="Batch mode: TSV with header query_id<TAB>query.",
+)
+@click.option("--star", "stars", multiple=True, help="Starred candidate id (up to 5; repeat).")
+@click.option(
+    "--star-weight",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Share of the score from similarity to the starred candidates.",
+)
+@click.option(
+    "--method", default=DEFAULT_METHOD, show_default=True, help="Ranking method: tfidf or sbert."
+)
+@click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Batch mode: TREC run file to write.")
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    help="Take the method's settings from this params.yaml (methods.<method>).",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    help="Where rejected rows go [default: ./<candidates>.rejects.csv].",
+)
+def rank(
+    candidates, query, queries, stars, star_weight, method, top_k, out, params_path, rejects
+) -> None:
+    """Rank candidates for one target role, or for a file of queries (batch mode)."""
+    if queries is not None and (query is not None or stars):
+        _fail("use either --queries (batch) or --query/--star (one search), not both")
+    if queries is None and query is None and not stars:
+        _fail("give --query TEXT, --star ID, or --queries FILE")
+    if queries is not None and out is None:
+        _fail("batch mode needs --out RUN.tsv for the TREC run file")
+    try:
+        from shortlister.ranking.ranker import Ranker
+
+        pool = _load_pool(candidates, rejects)
+        ranker = Ranker.fit(pool, _method_config(method, params_path))
+        if queries is not None:
+            n = ranker.write_batch_run(queries, out, top_k=top_k, tag=method)
+            click.echo(f"wrote {n} queries x top {top_k} to {out}", err=True)
+            return
+        order, scores = ranker.search(query, list(stars), k=top_k, star_weight=star_weight)
+        _print_table(pool, order, scores, set(stars))
+    except ShortlisterError as exc:
+        _fail(str(exc))
+
+
+@main.command("check-regression")
+@click.option(
+    "--current",
+    type=click.Path(path_type=Path),
+    default=Path("reports/metrics.json"),
+    show_default=True,
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=Path("baselines/default.json"),
+    show_default=True,
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="Largest allowed absolute drop of a quality metric.",
+)
+def check_regression(current: Path, baseline: Path, tolerance: float) -> None:
+    """Fail when a quality metric fell more than TOLERANCE below its baseline."""
+    from tabulate import tabulate
+
+    from shortlister.evaluation.regression import compare, read_metrics
+
+    try:
+        rows = compare(read_metrics(current), read_metrics(baseline))
+    except ShortlisterError as exc:
+        _fail(str(exc))
+    if not rows:
+        _fail(f"{baseline}: no quality metrics to compare against")
+    table = [
+        [
+            r.key,
+            f"{r.baseline:.4f}",
+            "missing" if r.current is None else f"{r.current:.4f}",
+            "" if r.delta is None else f"{r.delta:+.4f}",
+            "FAIL" if r.failed(tolerance) else "ok",
+        ]
+        for r in rows
+    ]
+    click.echo(tabulate(table, headers=["metric", "baseline", "current", "delta", ""]))
+    failed = [r for r in rows if r.failed(tolerance)]
+    if failed:
+        click.echo(f"{len(failed)} of {len(rows)} metrics regressed beyond {tolerance}", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(rows)} metrics within {tolerance} of {baseline}")
+
+
+if __name__ == "__main__":
+    main()

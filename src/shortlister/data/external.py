@@ -1,0 +1,285 @@
+"""Evaluation-only benchmarks built from public occupation taxonomies in ../shared/data.
+
+Each benchmark turns a title-to-occupation list into a retrieval task: the candidates are
+job titles, the queries are occupation names, and the grade of a pair follows from how
+close the two sit in the taxonomy. The files live outside the repository, so a missing
+file raises `ExternalDataMissing` and the external stage records "skipped: <reason>".
+
+* ``bls_soc``: BLS SOC 2018 direct-match titles. 3 = same 6-digit SOC code, 2 = same broad
+  group (``13-107``), 1 = same minor group (``13-1``).
+* ``esco``: ESCO v1.2.0 occupations. Candidates are alternative labels, queries preferred
+  labels. 3 = same occupation, 2 = same ISCO-08 unit group (4 digits), 1 = same minor
+  group (3 digits).
+
+The O*NET files in ../shared/data are deliberately not used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shortlister.data.generate import write_csv, write_queries
+from shortlister.errors import ConfigError, DataError, ShortlisterError
+from shortlister.evaluation.trec import qrels_from_frame, write_qrels
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PATHS: dict[str, str] = {
+    "bls_soc": "../shared/data/bls_soc_2018_direct_match_titles.tsv",
+    "esco": "../shared/data/esco_occupations_en.csv",
+}
+
+BLS_CODE = "2018 SOC Code"
+BLS_OCCUPATION = "2018 SOC Title"
+BLS_TITLE = "2018 SOC Direct Match Title"
+BLS_ILLUSTRATIVE = "Illustrative Example"
+BLS_COLUMNS: tuple[str, ...] = (BLS_CODE, BLS_OCCUPATION, BLS_TITLE, BLS_ILLUSTRATIVE)
+ESCO_COLUMNS: tuple[str, ...] = ("conceptUri", "iscoGroup", "preferredLabel", "altLabels")
+
+# Below "same occupation" (grade 3): (prefix length of the group code, grade), most specific
+# first. A SOC code 13-1071 is in broad group 13-107(0) and minor group 13-1(000).
+BLS_LEVELS: tuple[tuple[int, int], ...] = ((6, 2), (4, 1))
+ESCO_LEVELS: tuple[tuple[int, int], ...] = ((4, 2), (3, 1))  # ISCO unit group, minor group
+
+_SOC_CODE = r"^\d\d-\d{4}$"
+_ISCO_CODE = r"^\d{4}$"
+
+
+class ExternalDataMissing(ShortlisterError):
+    """The benchmark's source file is absent; the message says which file and why it matters."""
+
+
+@dataclass
+class ExternalConfig:
+    """Which benchmark to build and how much of it; validated on construction."""
+
+    name: str = "bls_soc"  # "bls_soc" or "esco"
+    path: str | None = None  # relative to the working directory; None -> DEFAULT_PATHS[name]
+    max_queries: int = 200
+    max_candidates: int | None = None  # subsample titles for fast configs
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if self.name not in DEFAULT_PATHS:
+            raise ConfigError(
+                f"unknown external benchmark {self.name!r}; expected one of {sorted(DEFAULT_PATHS)}"
+            )
+        if self.path is None:
+            self.path = DEFAULT_PATHS[self.name]
+        if not isinstance(self.path, str | Path) or not str(self.path).strip():
+            raise ConfigError(f"path must be a non-empty string, got {self.path!r}")
+        self.path = str(self.path)
+        _check_int("max_queries", self.max_queries, minimum=1)
+        if self.max_candidates is not None:
+            _check_int("max_candidates", self.max_candidates, minimum=1)
+        _check_int("seed", self.seed, minimum=0)
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass
+class Benchmark:
+    name: str
+    candidates: pd.DataFrame  # id, title
+    queries: pd.DataFrame  # query_id, query, split (all "test": evaluation only)
+    qrels: pd.DataFrame  # query_id, candidate_id, grade (1-3)
+    source: dict[str, Any] = field(default_factory=dict)  # path, md5, row counts
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _resolve(cfg: ExternalConfig) -> Path:
+    path = Path(str(cfg.path))
+    if not path.is_file():
+        raise ExternalDataMissing(
+            f"{cfg.name} source file not found at {path} (resolved to {path.resolve()}); "
+            "it is not shipped with the repository, see shared/data/SOURCES.md"
+        )
+    return path
+
+
+def _read_table(path: Path, columns: tuple[str, ...], *, sep: str) -> pd.DataFrame:
+    try:
+        # Every value stays a string: SOC/ISCO codes must keep their leading zeros.
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        kind = "TSV" if sep == "\t" else "CSV"
+        raise DataError(f"cannot parse as {kind}: {exc}", path=path) from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}; expected {list(columns)}, got {list(frame.columns)}",
+            path=path,
+            field=missing[0],
+        )
+    return frame
+
+
+def _check_codes(values: pd.Series, pattern: str, path: Path, column: str, expected: str) -> None:
+    bad = ~values.str.match(pattern)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1  # 1-based data row, header not counted
+        raise DataError(
+            f"expected {expected}, got {values.iloc[row - 1]!r}", path=path, row=row, field=column
+        )
+
+
+def _file_md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _bls_titles(path: Path) -> tuple[pd.DataFrame, int]:
+    """(code, occupation, title) rows, identical titles within a code merged; and the raw count."""
+    frame = _read_table(path, BLS_COLUMNS, sep="\t")
+    frame = frame.map(str.strip)
+    _check_codes(frame[BLS_CODE], _SOC_CODE, path, BLS_CODE, "a SOC code like '13-1071'")
+    titles = frame.rename(columns={BLS_CODE: "code", BLS_OCCUPATION: "occupation"})
+    titles = titles.assign(title=frame[BLS_TITLE])[["code", "occupation", "title"]]
+    return titles[titles["title"] != ""].drop_duplicates(["code", "title"]), len(frame)
+
+
+def _esco_titles(path: Path) -> tuple[pd.DataFrame, int]:
+    """(code = conceptUri, occupation = preferredLabel, title = altLabel, group = iscoGroup)."""
+    frame = _read_table(path, ESCO_COLUMNS, sep=",")
+    _check_codes(frame["iscoGroup"].str.strip(), _ISCO_CODE, path, "iscoGroup", "4 digits")
+    rows = [
+        (uri, label.strip(), alt.strip(), group.strip())
+        for uri, label, alts, group in zip(
+            frame["conceptUri"],
+            frame["preferredLabel"],
+            frame["altLabels"],
+            frame["iscoGroup"],
+            strict=True,
+        )
+        for alt in alts.split("\n")  # multi-valued cells hold one label per line
+        if alt.strip()
+    ]
+    titles = pd.DataFrame(rows, columns=["code", "occupation", "title", "group"])
+    return titles.drop_duplicates(["code", "title"]), len(frame)
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def _subsample(
+    titles: pd.DataFrame, max_candidates: int | None, rng: np.random.Generator
+) -> pd.DataFrame:
+    if max_candidates is None or max_candidates >= len(titles):
+        return titles
+    keep = np.sort(rng.choice(len(titles), size=max_candidates, replace=False))
+    return titles.iloc[keep]
+
+
+def _pick_queries(
+    full: pd.DataFrame,
+    kept: pd.DataFrame,
+    max_queries: int,
+    rng: np.random.Generator,
+    path: Path,
+) -> pd.DataFrame:
+    """Occupations with >= 2 titles in the full list and >= 1 among the kept candidates."""
+    sizes = full.groupby("code").size()
+    eligible = sorted(set(sizes[sizes >= 2].index) & set(kept["code"]))
+    if not eligible:
+        raise DataError(
+            "no occupation has >= 2 titles with one among the candidates; "
+            "the file is too small or max_candidates too low",
+            path=path,
+        )
+    chosen = sorted(eligible[i] for i in rng.permutation(len(eligible))[:max_queries])
+    names = full.drop_duplicates("code").set_index("code")["occupation"]
+    width = max(3, len(str(len(chosen))))
+    return pd.DataFrame(
+        {
+            "query_id": [f"q{i:0{width}d}" for i in range(1, len(chosen) + 1)],
+            "query": [names[c] for c in chosen],
+            "split": "test",
+            "code": chosen,
+        }
+    )
+
+
+def _grades(
+    queries: pd.DataFrame, candidates: pd.DataFrame, levels: tuple[tuple[int, int], ...]
+) -> pd.DataFrame:
+    """Same occupation `code` is 3; else the grade of the longest shared `group` prefix."""
+    pairs = []
+    for level, (length, grade) in enumerate(((None, 3), *levels)):
+        q_key = queries["code"] if length is None else queries["group"].str[:length]
+        c_key = candidates["code"] if length is None else candidates["group"].str[:length]
+        joined = pd.DataFrame({"query_id": queries["query_id"], "k": q_key.to_numpy()}).merge(
+            pd.DataFrame({"candidate_id": candidates["id"], "k": c_key.to_numpy()}), on="k"
+        )
+        pairs.append(joined.assign(grade=grade, level=level))
+    qrels = pd.concat(pairs, ignore_index=True).sort_values(["query_id", "candidate_id", "level"])
+    qrels = qrels.drop_duplicates(["query_id", "candidate_id"])  # keep the closest level
+    return (
+        qrels[["query_id", "candidate_id", "grade"]]
+        .reset_index(drop=True)
+        .astype({"grade": "int64"})
+    )
+
+
+def build_external_benchmark(cfg: ExternalConfig) -> Benchmark:
+    """Read the source file named by `cfg` and turn it into candidates, queries and qrels.
+
+    Raises `ExternalDataMissing` when the file is absent and `DataError` when it is malformed.
+    """
+    path = _resolve(cfg)
+    if cfg.name == "bls_soc":
+        titles, n_rows = _bls_titles(path)
+        titles = titles.assign(group=titles["code"])
+        levels, prefix = BLS_LEVELS, "bls"
+    else:
+        titles, n_rows = _esco_titles(path)
+        levels, prefix = ESCO_LEVELS, "esco"
+    rng = np.random.default_rng(cfg.seed)
+    kept = _subsample(titles.reset_index(drop=True), cfg.max_candidates, rng)
+    width = max(5, len(str(len(kept))))
+    candidates = kept.assign(id=[f"{prefix}-{i:0{width}d}" for i in range(1, len(kept) + 1)])
+    queries = _pick_queries(titles, kept, cfg.max_queries, rng, path)
+    queries["group"] = queries["code"].map(
+        titles.drop_duplicates("code").set_index("code")["group"]
+    )
+    qrels = _grades(queries, candidates, levels)
+    source = {
+        "path": str(path),
+        "md5": _file_md5(path),
+        "rows": n_rows,
+        "titles": len(titles),
+        "candidates": len(candidates),
+        "queries": len(queries),
+        "qrels": len(qrels),
+    }
+    logger.info("benchmark %s: %s", cfg.name, source)
+    return Benchmark(
+        name=cfg.name,
+        candidates=candidates[["id", "title"]].reset_index(drop=True),
+        queries=queries[["query_id", "query", "split"]],
+        qrels=qrels,
+        source=source,
+    )
+
+
+def write_benchmark(b: Benchmark, out_dir: Path) -> dict[str, int]:
+    """Write candidates.csv (id,title), queries.tsv and qrels.txt (TREC); return counts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(b.candidates[["id", "title"]], out_dir / "candidates.csv")
+    write_queries(b.queries, out_dir / "queries.tsv")
+    write_qrels(out_dir / "qrels.txt", qrels_from_frame(b.qrels))
+    counts = {"candidates": len(b.candidates), "queries": len(b.queries), "qrels": len(b.qrels)}
+    for grade in (1, 2, 3):
+        counts[f"qrels_grade{grade}"] = int((b.qrels["grade"] == grade).sum())
+    return counts

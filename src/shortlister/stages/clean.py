@@ -1,0 +1,44 @@
+"""Stage: validate and clean the candidate table (python -m shortlister.stages.clean)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from shortlister.data.clean import CleanConfig, clean_candidates, write_rejects
+from shortlister.data.loader import load_candidates
+from shortlister.stages.common import start, tracked, write_json
+from shortlister.tracking import log_artifact, log_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def run(params: dict[str, Any]) -> dict[str, float]:
+    paths = params["paths"]
+    source = Path(paths["raw_default"]) / "candidates.csv"
+    interim = Path(paths["interim"])
+    interim.mkdir(parents=True, exist_ok=True)
+    result = clean_candidates(load_candidates(source), CleanConfig(**params["data"]["clean"]))
+    result.clean.to_parquet(interim / "candidates.parquet", index=False)
+    write_rejects(result.rejects, interim / "rejects.csv")
+    counts = {k: float(v) for k, v in result.counts.items()}
+    write_json(Path(paths["reports"]) / "clean.json", counts)
+    logger.info(
+        "clean: %d kept, %d rejected (see %s)",
+        result.counts["n_clean"],
+        result.counts["n_rejected"],
+        interim / "rejects.csv",
+    )
+    return counts
+
+
+def main() -> None:
+    params = start()
+    with tracked("clean", params, params["data"]["clean"]):
+        log_metrics(run(params))
+        log_artifact(Path(params["paths"]["interim"]) / "rejects.csv")
+
+
+if __name__ == "__main__":
+    main()

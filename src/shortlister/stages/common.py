@@ -1,0 +1,59 @@
+"""What every stage entry point does: logging, params, seeding, an MLflow stage run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlister.logs import configure_logging
+from shortlister.params import load_params
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def start(argv_params: str | Path = "params.yaml") -> dict[str, Any]:
+    configure_logging()
+    # No network at run time: models come from packages or local folders.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    params = load_params(argv_params)
+    seed_everything(int(params.get("seed", 0)))
+    return params
+
+
+@contextmanager
+def tracked(stage: str, params: Mapping[str, Any], logged: Mapping[str, Any]) -> Iterator[Any]:
+    """An MLflow child run for this stage under the pipeline execution's parent run."""
+    from shortlister.tracking import stage_run
+
+    tracking = params.get("tracking", {})
+    with stage_run(
+        stage,
+        experiment=tracking.get("experiment", "shortlister"),
+        tracking_uri=tracking.get("tracking_uri"),
+        params=logged,
+    ) as run:
+        yield run
+
+
+def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path

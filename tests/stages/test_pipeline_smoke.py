@@ -1,0 +1,79 @@
+"""The whole DVC pipeline on the small config, in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from shortlister.sandbox import pipeline_env, run_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, root):
+    work = tmp_path_factory.mktemp("pipeline") / "project"
+    # Through DVC's own Hydra composition, as a user would switch configs.
+    proc = run_pipeline(root, work, ["data=small", "embeddings=tfidf"], use_exp=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work
+
+
+def test_metrics_cover_every_method_and_split(pipeline, shared_data):
+    metrics = json.loads((pipeline / "reports" / "metrics.json").read_text())
+    for split in ("train", "validation", "test"):
+        assert set(metrics["default"][split]) == {"tfidf", "sbert"}
+        for values in metrics["default"][split].values():
+            assert {"ndcg@10", "map", "mrr", "p@5", "recall@100"} <= set(values)
+            assert 0.0 < values["ndcg@10"] <= 1.0
+    assert set(metrics["bls_soc"]["test"]) == {"tfidf", "sbert"}
+
+
+def test_outputs_and_rejects(pipeline):
+    for rel in (
+        "data/interim/rejects.csv",
+        "reports/clean.json",
+        "reports/comparison.md",
+        "reports/figures/comparison.png",
+        "runs/sbert/default.trec",
+        "runs/tfidf/default.trec",
+    ):
+        assert (pipeline / rel).exists(), rel
+    clean = json.loads((pipeline / "reports" / "clean.json").read_text())
+    assert clean["n_input"] == clean["n_clean"] + clean["n_rejected"]
+    assert clean["n_rejected"] > 0  # the generator plants bad titles; they must surface
+
+
+def test_params_were_composed_by_dvc(pipeline):
+    import yaml
+
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    assert params["embeddings"]["name"] == "tfidf"
+    assert params["data"]["default"]["n_candidates"] == 1200
+
+
+def test_second_repro_is_a_no_op(pipeline):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=pipeline,
+        text=True,
+        capture_output=True,
+        env=pipeline_env(pipeline),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "didn't change, skipping" in proc.stdout or "up to date" in proc.stdout
+    assert "Running stage" not in proc.stdout
+
+
+def test_stage_runs_are_grouped_in_mlflow(pipeline):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{pipeline / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("shortlister")
+    runs = client.search_runs([exp.experiment_id])
+    stages = {r.data.tags.get("shortlister.stage") for r in runs}
+    assert {"build_default", "clean", "external", "embed-sbert", "rank-tfidf", "evaluate"} <= stages
+    keys = {r.data.tags.get("shortlister.pipeline_key") for r in runs}
+    assert len(keys - {None}) == 1  # one pipeline execution, one group
