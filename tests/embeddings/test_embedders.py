@@ -92,9 +92,9 @@ def test_sbert_default_model_is_the_packaged_copy():
     assert resolve_model("some-org/some-model") == "some-org/some-model"  # hub ids pass through
 
 
-def test_sbert_encodes_each_distinct_title_once(titles):
-    embedder = build_embedder({"name": "sbert"})
-    seen = []
+def _counting_sbert(cache_dir):
+    embedder = build_embedder({"name": "sbert", "cache_dir": cache_dir})
+    seen: list[int] = []
     real_encode = embedder.model.encode
 
     def counting_encode(texts, **kw):
@@ -102,8 +102,40 @@ def test_sbert_encodes_each_distinct_title_once(titles):
         return real_encode(texts, **kw)
 
     embedder.model.encode = counting_encode
+    return embedder, seen
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_sbert_encodes_each_distinct_title_once(tmp_path, titles, cached):
+    embedder, seen = _counting_sbert(str(tmp_path / "cache") if cached else None)
     doubled = titles + titles
     matrix = embedder.encode(doubled)
     assert seen == [len(set(titles))]
     assert matrix.shape == (len(doubled), 384)
     np.testing.assert_allclose(matrix[: len(titles)], matrix[len(titles) :])
+
+
+def test_sbert_cache_survives_runs_and_only_encodes_new_titles(tmp_path, titles):
+    cache_dir = str(tmp_path / "cache")
+    first, _ = _counting_sbert(cache_dir)
+    reference = first.encode(titles)
+    second, seen = _counting_sbert(cache_dir)  # a new process would look the same
+    np.testing.assert_allclose(second.encode(titles), reference, atol=1e-6)
+    assert seen == []
+    second.encode([*titles, "Payroll Specialist"])
+    assert seen == [1] and second.last_encoded == 1
+    uncached = build_embedder({"name": "sbert", "cache_dir": None}).encode(titles)
+    np.testing.assert_allclose(uncached, reference, atol=1e-5)
+
+
+def test_cache_with_torn_files_is_ignored(tmp_path):
+    from shortlister.embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path, "ns")
+    vectors, n_new = cache.encode(["a", "b", "a"], lambda t: np.eye(len(t), 3))
+    assert n_new == 2 and vectors.shape == (3, 3)
+    cache.flush()
+    (tmp_path / "ns" / "keys.txt").write_text("deadbeef\n")  # keys no longer match vectors
+    fresh = EmbeddingCache(tmp_path, "ns")
+    _, n_new = fresh.encode(["a"], lambda t: np.ones((len(t), 3)))
+    assert n_new == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
+from shortlister.embeddings.cache import EmbeddingCache
 from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,8 @@ class SbertConfig:
     device: str | None = None  # None: CUDA when present, else CPU
     max_seq_length: int = 64  # titles are short; a smaller cap is faster
     progress_min: int = 2000  # show a progress bar when encoding at least this many texts
+    # Content-hash cache shared by runs and projects (keyed by model and text); None: off.
+    cache_dir: str | None = "~/.cache/shortlister/sbert"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_seq_length < 8:
@@ -56,6 +60,8 @@ class SbertEmbedder(Embedder):
     def __init__(self, config: SbertConfig) -> None:
         super().__init__(config)
         self._model = None
+        self._cache: EmbeddingCache | None = None
+        self.last_encoded = 0  # texts the model actually encoded in the last call
 
     @property
     def model(self):
@@ -72,23 +78,46 @@ class SbertEmbedder(Embedder):
         return self._model
 
     def fit(self, texts: Sequence[str]) -> SbertEmbedder:
-        return self  # pretrained: nothing to learn from the pool
+        # Pretrained: nothing to learn from the pool. Loading the model here keeps
+        # encode timings about encoding only.
+        _ = self.model
+        return self
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        if self.config.cache_dir is None:
+            return None
+        if self._cache is None:
+            # The namespace changes with anything that changes the vectors.
+            ident = f"{resolve_model(self.config.model)}|{self.config.max_seq_length}|normalised"
+            self._cache = EmbeddingCache(
+                self.config.cache_dir, hashlib.sha1(ident.encode()).hexdigest()[:16]
+            )
+        return self._cache
+
+    def _encode_model(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=self.config.batch_size,
+            show_progress_bar=len(texts) >= self.config.progress_min,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Candidate pools repeat headlines (Potential Talents: 104 rows, 52 titles);
-        # encode each distinct title once.
-        unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        vectors = self.model.encode(
-            list(unique),
-            batch_size=self.config.batch_size,
-            show_progress_bar=len(unique) >= self.config.progress_min,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return l2_normalise(vectors[inverse])
+        # Candidate pools repeat headlines (Potential Talents: 104 rows, 52 titles):
+        # each distinct title is encoded once, and never again while the cache lives.
+        if self.cache is None:
+            unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+            return l2_normalise(self._encode_model(list(unique))[inverse])
+        vectors, n_new = self.cache.encode(texts, self._encode_model)
+        self.last_encoded = n_new
+        if n_new:
+            self.cache.flush()
+        return l2_normalise(vectors)
 
     @property
     def dimension(self) -> int:

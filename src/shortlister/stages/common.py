@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +21,9 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
+    # Seed torch only where a stage already uses it: importing it costs seconds.
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 def start(argv_params: str | Path = "params.yaml") -> dict[str, Any]:

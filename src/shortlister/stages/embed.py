@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import time
 from pathlib import Path
 from typing import Any
 
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import build_embedder, save_matrix
-from shortlister.stages.common import start, tracked
+from shortlister.stages.common import start, tracked, write_json
 from shortlister.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def embed_dataset(
 ) -> dict[str, float]:
     titles = dataset.candidates["title"].tolist()
     embedder = build_embedder(method_cfg)
+    rss_before = peak_rss_mb()
     t0 = time.perf_counter()
     embedder.fit(titles)
     t1 = time.perf_counter()
@@ -42,12 +44,22 @@ def embed_dataset(
         t2 - t1,
         n / max(t2 - t1, 1e-9),
     )
-    return {
-        f"{dataset.name}.n_titles": float(n),
-        f"{dataset.name}.fit_seconds": t1 - t0,
-        f"{dataset.name}.encode_seconds": t2 - t1,
-        f"{dataset.name}.titles_per_second": n / max(t2 - t1, 1e-9),
+    stats = {
+        "n_titles": float(n),
+        "fit_seconds": round(t1 - t0, 3),
+        "encode_seconds": round(t2 - t1, 3),
+        "titles_per_second": round(n / max(t2 - t1, 1e-9), 1),
+        # Titles the model really encoded; the rest came from a cache (Sentence-BERT).
+        "n_encoded": float(getattr(embedder, "last_encoded", n)),
+        # The process's peak RSS: one stage process per method, so this is the method's.
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_growth_mb": round(peak_rss_mb() - rss_before, 1),
     }
+    return {f"{dataset.name}.{k}": v for k, v in stats.items()}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def run(params: dict[str, Any], method: str) -> dict[str, float]:
@@ -58,6 +70,8 @@ def run(params: dict[str, Any], method: str) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for dataset in load_datasets(params):
         metrics.update(embed_dataset(method_cfg, dataset, model_dir, emb_dir))
+    # Read by the evaluate stage for the comparison table (cost next to quality).
+    write_json(emb_dir / "stats.json", metrics)
     return metrics
 
 

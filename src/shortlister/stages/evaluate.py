@@ -7,6 +7,7 @@ compares methods side by side.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,30 @@ def evaluate_method(
     return results, pd.concat(per_query, ignore_index=True)
 
 
-def comparison_table(metrics: dict[str, Any], names: list[str]) -> pd.DataFrame:
-    """One row per (dataset, method) on the test split."""
+COST_COLUMNS = ("fit_seconds", "titles_per_second", "n_encoded", "peak_rss_mb")
+
+
+def embed_stats(params: dict[str, Any], method: str) -> dict[str, float]:
+    path = Path(params["paths"]["embeddings"]) / method / "stats.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def comparison_table(
+    metrics: dict[str, Any], names: list[str], stats: dict[str, dict[str, float]]
+) -> pd.DataFrame:
+    """One row per (dataset, method) on the test split: quality, then cost."""
     rows = []
     for dataset, splits in metrics.items():
         for method, values in splits.get("test", {}).items():
+            cost = {c: stats.get(method, {}).get(f"{dataset}.{c}") for c in COST_COLUMNS}
+            quality = {n: values.get(n) for n in [*names, "n_queries"]}
             rows.append(
                 {
                     "dataset": dataset,
                     "method": method,
                     "run": f"{dataset}/{method}",
-                    **{n: values.get(n) for n in [*names, "n_queries"]},
+                    **quality,
+                    **cost,
                 }
             )
     return pd.DataFrame(rows)
@@ -105,11 +119,15 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             f"{sorted(params['methods'])}; add it under methods"
         )
     write_json(reports / "metrics.json", metrics)
-    table = comparison_table(metrics, names)
+    stats = {method: embed_stats(params, method) for method in params["methods"]}
+    table = comparison_table(metrics, names, stats)
     (reports / "plots").mkdir(parents=True, exist_ok=True)
     table.to_csv(reports / "plots" / "comparison.csv", index=False)
     (reports / "comparison.md").write_text(
-        table.drop(columns="run").to_markdown(index=False, floatfmt=".4f") + "\n"
+        table.drop(columns="run").to_markdown(
+            index=False, floatfmt=("", "", *[".4f"] * len(names), ".0f", ".2f", ".0f", ".0f", ".0f")
+        )
+        + "\n"
     )
     plot_comparison(table, names, reports / "figures" / "comparison.png")
     pd.concat(per_query, ignore_index=True).to_csv(reports / "per_query.csv", index=False)
