@@ -1,0 +1,121 @@
+"""Encode throughput (titles/s) and fit time per embedding method, on 10k and 100k titles.
+
+    python benchmarks/encode_throughput.py                       # all methods, 10k and 100k
+    python benchmarks/encode_throughput.py --sizes 10000 --methods tfidf sbert
+
+Titles come from the bundled default-dataset generator (messy, realistic headlines).
+Sentence-BERT is timed cold (empty content-hash cache) and cached (a fresh embedder
+over the same cache, as a re-run would be); the cached run must be >= 50x faster.
+Prints a table and writes the figures as JSON (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.embeddings.base import available_methods, build_embedder
+from shortlister.logs import configure_logging
+
+CACHED_SPEEDUP_TARGET = 50.0
+
+
+def titles(n: int) -> list[str]:
+    pool = generate_default_dataset(GenerateConfig(n_candidates=n, n_queries=60))
+    return [t for t in pool.candidates["title"].tolist() if t.strip()]
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def bench_method(method: str, texts: list[str], cache_dir: Path) -> list[dict]:
+    cfg = {"name": method}
+    if method == "sbert":
+        cfg["cache_dir"] = str(cache_dir)
+    embedder = build_embedder(cfg)
+    _, fit_s = timed(embedder.fit, texts)
+    _, enc_s = timed(embedder.encode, texts)
+    rows = [
+        {
+            "method": method,
+            "mode": "cold",
+            "n": len(texts),
+            "fit_s": fit_s,
+            "encode_s": enc_s,
+            "titles_per_s": len(texts) / enc_s,
+        }
+    ]
+    if method == "sbert":
+        again = build_embedder(cfg).fit(texts)  # a re-run: new process state, same cache
+        _, cached_s = timed(again.encode, texts)
+        rows.append(
+            {
+                "method": method,
+                "mode": "cached",
+                "n": len(texts),
+                "fit_s": 0.0,
+                "encode_s": cached_s,
+                "titles_per_s": len(texts) / cached_s,
+                "speedup": enc_s / cached_s,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks/encode.json"))
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    methods = args.methods or available_methods()
+    rows: list[dict] = []
+    for n in args.sizes:
+        texts = titles(n)
+        for method in methods:
+            cache = Path(tempfile.mkdtemp(prefix="sl-bench-cache-"))
+            try:
+                rows.extend(bench_method(method, texts, cache))
+            finally:
+                shutil.rmtree(cache, ignore_errors=True)
+            r = rows[-1]
+            print(
+                f"{method:>9} n={r['n']:>7}: {r['mode']:>6} {r['titles_per_s']:>12,.0f} "
+                f"titles/s (fit {rows[-1 - (r['mode'] == 'cached')]['fit_s']:.1f}s)",
+                flush=True,
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n{'method':>9} {'n':>7} {'mode':>6} {'fit s':>8} {'encode s':>9} {'titles/s':>12}")
+    for r in rows:
+        print(
+            f"{r['method']:>9} {r['n']:>7} {r['mode']:>6} {r['fit_s']:>8.2f} "
+            f"{r['encode_s']:>9.3f} {r['titles_per_s']:>12,.0f}"
+            + (f"   x{r['speedup']:.0f} vs cold" if "speedup" in r else "")
+        )
+    print(f"peak RSS of this process: {peak:.0f} MB")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows, "peak_rss_mb": peak}, indent=2) + "\n")
+    slow = [r for r in rows if r.get("speedup", CACHED_SPEEDUP_TARGET) < CACHED_SPEEDUP_TARGET]
+    for r in slow:
+        print(
+            f"FAIL: cached Sentence-BERT only x{r['speedup']:.1f} faster at n={r['n']} "
+            f"(target x{CACHED_SPEEDUP_TARGET:.0f})"
+        )
+    return 1 if slow else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reports for recruiters: exploratory figures and tables of a candidate pool."""
