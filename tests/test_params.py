@@ -14,7 +14,8 @@ def test_committed_params_equal_the_default_composition(root):
 def test_embeddings_override_selects_the_method(root):
     params = compose(["embeddings=tfidf"], config_dir=root / "conf")
     assert params["embeddings"]["name"] == "tfidf"
-    assert set(params["methods"]) == {"tfidf", "sbert"}
+    assert {"tfidf", "word2vec", "glove", "fasttext", "sbert"} <= set(params["methods"])
+    assert params["methods"]["word2vec_mean"]["weighting"] == "mean"
 
 
 def test_small_data_config_shrinks_the_pool(root):

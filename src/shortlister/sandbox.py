@@ -55,13 +55,15 @@ def copy_project(root: Path, dest: Path) -> Path:
     return dest
 
 
-def external_path_overrides(root: Path, params: Mapping) -> list[str]:
-    """Relative benchmark paths (../shared/...) are made absolute for the copy."""
+def outside_path_overrides(root: Path, params: Mapping, prefix: str = "") -> list[str]:
+    """Params naming files outside the project (../shared/...) are made absolute for the copy."""
     overrides = []
-    for name, cfg in params["data"]["external"].items():
-        path = Path(cfg["path"])
-        if not path.is_absolute():
-            overrides.append(f"data.external.{name}.path={(root / path).resolve()}")
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            overrides.extend(outside_path_overrides(root, value, f"{name}."))
+        elif isinstance(value, str) and value.startswith("../"):
+            overrides.append(f"{name}={(root / value).resolve()}")
     return overrides
 
 
@@ -90,7 +92,7 @@ def run_pipeline(
     """
     root = Path(root).resolve()
     copy_project(root, workdir)
-    overrides = [*overrides, *external_path_overrides(root, load_params(root / "params.yaml"))]
+    overrides = [*overrides, *outside_path_overrides(root, load_params(root / "params.yaml"))]
     dvc = [sys.executable, "-m", "dvc"]
     if use_exp:
         cmd = [*dvc, "exp", "run", *[a for o in overrides for a in ("-S", o)]]

