@@ -119,7 +119,10 @@ def main(log_level: str) -> None:
     help="Share of the score from similarity to the starred candidates.",
 )
 @click.option(
-    "--method", default=DEFAULT_METHOD, show_default=True, help="Ranking method: tfidf or sbert."
+    "--method",
+    default=DEFAULT_METHOD,
+    show_default=True,
+    help="Ranking method: tfidf, word2vec, glove, fasttext or sbert.",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Batch mode: TREC run file to write.")

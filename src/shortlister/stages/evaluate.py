@@ -51,6 +51,15 @@ def evaluate_method(
     return results, pd.concat(per_query, ignore_index=True)
 
 
+def compared_methods(params: dict[str, Any]) -> list[str]:
+    """Embedding methods (cosine ranking) and learned rankers, each with runs/<name>/."""
+    return [*params["methods"], *params.get("rankers", {})]
+
+
+def method_params(params: dict[str, Any], method: str) -> dict[str, Any]:
+    return params["methods"].get(method) or params.get("rankers", {}).get(method, {})
+
+
 COST_COLUMNS = ("fit_seconds", "titles_per_second", "n_encoded", "peak_rss_mb")
 
 
@@ -106,7 +115,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     reports = Path(params["paths"]["reports"])
     metrics: dict[str, Any] = {ds.name: {} for ds in datasets}
     per_query = []
-    for method in params["methods"]:
+    for method in compared_methods(params):
         results, rows = evaluate_method(method, datasets, Path(params["paths"]["runs"]), cfg)
         per_query.append(rows)
         for dataset, splits in results.items():
@@ -119,7 +128,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             f"{sorted(params['methods'])}; add it under methods"
         )
     write_json(reports / "metrics.json", metrics)
-    stats = {method: embed_stats(params, method) for method in params["methods"]}
+    stats = {method: embed_stats(params, method) for method in compared_methods(params)}
     table = comparison_table(metrics, names, stats)
     (reports / "plots").mkdir(parents=True, exist_ok=True)
     table.to_csv(reports / "plots" / "comparison.csv", index=False)
@@ -149,15 +158,16 @@ def main() -> None:
         for dataset, splits in metrics.items():
             for split, methods in splits.items():
                 log_metrics(methods[selected], prefix=f"{dataset}.{split}.")
-        for method in params["methods"]:
+        for method in compared_methods(params):
             with child_run(
                 f"method-{method}",
-                params=params["methods"][method],
+                params=method_params(params, method),
                 tags={"shortlister.method": method},
             ):
                 for dataset, splits in metrics.items():
                     for split, methods in splits.items():
                         log_metrics(methods[method], prefix=f"{dataset}.{split}.")
+                log_metrics(embed_stats(params, method), prefix="cost.")
         for name in ("metrics.json", "comparison.md", "figures/comparison.png", "per_query.csv"):
             log_artifact(reports / name)
 
