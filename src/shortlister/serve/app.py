@@ -1,0 +1,247 @@
+"""The HTTP API and the recruiter page: rank a pool, re-rank as candidates are starred.
+
+The pool is embedded once at start-up (or the pipeline's stored embeddings are loaded);
+a request only encodes its query, and a small LRU cache spares even that when the
+recruiter toggles a star on the same query.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shortlister.ranking.starred import StarError, star_indices
+from shortlister.serve.middleware import BearerAuthMiddleware, BodyLimitMiddleware
+from shortlister.serve.schemas import (
+    Candidate,
+    ErrorResponse,
+    Health,
+    MethodsResponse,
+    RankedItem,
+    RankRequest,
+    RankResponse,
+    Timing,
+)
+from shortlister.serve.settings import ServeSettings
+from shortlister.serve.state import ServiceState, build_state
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+PUBLIC_PATHS = ("/", "/health", "/favicon.ico")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
+}
+
+
+class ApiError(Exception):
+    """A request the client can fix: answered with `status` and {error, detail}."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def create_app(settings: ServeSettings | None = None, state: ServiceState | None = None) -> FastAPI:
+    """The service over one pool; embeds it now unless a built `state` is given."""
+    settings = settings or ServeSettings()
+    state = state or build_state(settings)
+    token = os.environ.get(settings.token_env) or None
+    app = FastAPI(
+        title="shortlister",
+        summary="Rank job candidates' headlines for a target role; re-rank on stars.",
+        version="0.1.0",
+    )
+    app.state.service = state
+    _add_error_handlers(app)
+    _add_routes(app, state, auth_required=token is not None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last = outermost: auth is checked before a byte of the body is read.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BearerAuthMiddleware, token=token, public_paths=PUBLIC_PATHS, public_prefixes=("/static/",)
+    )
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _add_routes(app: FastAPI, state: ServiceState, *, auth_required: bool) -> None:
+    settings = state.settings
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        """Liveness, and whether the other endpoints need a bearer token (public)."""
+        return Health(
+            status="ok",
+            n_candidates=len(state.rows),
+            methods=list(state.methods),
+            auth_required=auth_required,
+        )
+
+    @app.get("/methods", response_model=MethodsResponse, responses=ERRORS, tags=["ranking"])
+    def methods() -> dict[str, Any]:
+        """The ranking methods served, the default one, and the request limits."""
+        return {
+            "default": settings.method,
+            "methods": [m.describe() for m in state.methods.values()],
+            "unavailable": state.unavailable,
+            "star_weight": settings.star_weight,
+            "limits": {
+                "max_stars": settings.max_stars,
+                "default_top_k": settings.default_top_k,
+                "max_top_k": settings.max_top_k,
+                "max_query_chars": settings.max_query_chars,
+                "max_body_bytes": settings.max_body_bytes,
+            },
+        }
+
+    @app.get(
+        "/candidates/{candidate_id}", response_model=Candidate, responses=ERRORS, tags=["ranking"]
+    )
+    def candidate(candidate_id: str) -> dict[str, Any]:
+        """One candidate of the pool, by id."""
+        if candidate_id not in state.positions:
+            raise ApiError(404, "not_found", f"no candidate with id {candidate_id!r} in the pool")
+        return state.rows[state.positions[candidate_id]]
+
+    @app.post("/rank", response_model=RankResponse, responses=ERRORS, tags=["ranking"])
+    def rank(request: RankRequest) -> RankResponse:
+        """Rank the pool for a query; starred candidates are pinned first and steer the rest."""
+        return _rank(state, request)
+
+
+def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
+    t0 = time.perf_counter()
+    settings = state.settings
+    method = req.method or settings.method
+    if method not in state.methods:
+        raise ApiError(
+            422, "unknown_method", f"unknown method {method!r}; served: {', '.join(state.methods)}"
+        )
+    if req.query is not None and len(req.query) > settings.max_query_chars:
+        raise ApiError(
+            422,
+            "query_too_long",
+            f"query is {len(req.query)} characters; at most {settings.max_query_chars} allowed",
+        )
+    top_k = req.top_k or settings.default_top_k
+    if top_k > settings.max_top_k:
+        raise ApiError(
+            422, "top_k_too_large", f"top_k is {top_k}; at most {settings.max_top_k} allowed"
+        )
+    query = (req.query or "").strip() or None
+    if query is None and not req.stars:
+        raise ApiError(422, "empty_request", "give a non-empty query, starred ids, or both")
+    ranker = state.methods[method].ranker
+    try:
+        # Checked before encoding, so a bad star costs no model call.
+        star_indices(ranker.positions, req.stars, settings.max_stars)
+    except StarError as exc:
+        raise ApiError(422, "invalid_stars", str(exc)) from exc
+    scores, cached = (None, False) if query is None else ranker.query_scores(query)
+    t1 = time.perf_counter()
+    weight = settings.star_weight if req.star_weight is None else req.star_weight
+    result = ranker.rank_scores(
+        scores, req.stars, k=top_k, star_weight=weight, max_stars=settings.max_stars
+    )
+    t2 = time.perf_counter()
+    items = [
+        RankedItem(
+            rank=r,
+            **{k: v for k, v in state.rows[i].items() if k != "title_raw"},
+            score=float(result.scores[i]),
+            starred=r <= result.n_starred,
+        )
+        for r, i in enumerate(result.order.tolist(), start=1)
+    ]
+    return RankResponse(
+        method=method,
+        query=query,
+        stars=list(req.stars),
+        star_weight=weight,
+        top_k=top_k,
+        n_candidates=len(state.rows),
+        items=items,
+        timing=Timing(
+            query_ms=round((t1 - t0) * 1e3, 3),
+            rank_ms=round((t2 - t1) * 1e3, 3),
+            total_ms=round((time.perf_counter() - t0) * 1e3, 3),
+            query_cached=cached,
+        ),
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            ctx = next(e for e in exc.errors() if e.get("type") == "json_invalid").get("ctx", {})
+            detail = f"malformed JSON body: {ctx.get('error', 'cannot be parsed')}"
+            return JSONResponse({"error": "malformed_json", "detail": detail}, status_code=400)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return JSONResponse(
+            {"error": "invalid_request", "detail": detail, "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Required on every endpoint but /health when the server's "
+                "token environment variable (serve.token_env) is set.",
+            }
+        }
+        schema["security"] = [{"bearer": []}, {}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def serve(settings: ServeSettings, log_level: str = "info") -> None:
+    """Embed the pool, then serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(settings)
+    logger.info(
+        "serving %d candidates on http://%s:%d",
+        len(app.state.service.rows),
+        settings.host,
+        settings.port,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)

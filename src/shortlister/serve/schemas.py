@@ -1,0 +1,114 @@
+"""Request and response bodies of the HTTP API (they make its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RankRequest(BaseModel):
+    # strict: "10" is not a top_k and 3 is not a candidate id; unknown fields are typos.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"query": "aspiring human resources", "stars": [], "top_k": 10},
+                {"query": "aspiring human resources", "stars": ["c00032", "c00511"]},
+            ]
+        },
+    )
+
+    query: str | None = Field(
+        None, description="Target role. May be empty when stars are given (rank by stars alone)."
+    )
+    stars: list[str] = Field(
+        default_factory=list,
+        description="Starred candidate ids (distinct, up to max_stars); pinned at the top "
+        "in this order, and their mean embedding steers the rest of the ranking.",
+    )
+    method: str | None = Field(
+        None, description="Ranking method (see /methods); default: the server's."
+    )
+    top_k: int | None = Field(None, ge=1, description="Items to return (capped by max_top_k).")
+    star_weight: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of the score from similarity to the stars."
+    )
+
+
+class RankedItem(BaseModel):
+    rank: int
+    id: str
+    title: str
+    location: str
+    screening_score: float | None
+    score: float = Field(description="Blended cosine score (the query's, when nothing is starred).")
+    starred: bool = Field(description="Starred by the request, so pinned at the top.")
+
+
+class Timing(BaseModel):
+    query_ms: float = Field(
+        description="Encoding the query and scoring the pool for it (~0 when cached)."
+    )
+    rank_ms: float = Field(
+        description="Blending in the stars' similarities (cached per star) and selecting the top k."
+    )
+    total_ms: float
+    query_cached: bool = Field(description="The query was not re-encoded (LRU cache hit).")
+
+
+class RankResponse(BaseModel):
+    method: str
+    query: str | None
+    stars: list[str]
+    star_weight: float
+    top_k: int
+    n_candidates: int
+    items: list[RankedItem]
+    timing: Timing
+
+
+class Candidate(BaseModel):
+    id: str
+    title: str
+    title_raw: str | None = Field(description="The title as it was in the candidate file.")
+    location: str
+    screening_score: float | None
+
+
+class MethodInfo(BaseModel):
+    name: str
+    source: str = Field(description="'stored': the pipeline's embeddings; 'fitted': at start-up.")
+    dimension: int
+    sparse: bool
+    load_seconds: float
+
+
+class Limits(BaseModel):
+    max_stars: int
+    default_top_k: int
+    max_top_k: int
+    max_query_chars: int
+    max_body_bytes: int
+
+
+class MethodsResponse(BaseModel):
+    default: str
+    methods: list[MethodInfo]
+    unavailable: dict[str, str] = Field(description="Configured methods not served, and why.")
+    star_weight: float
+    limits: Limits
+
+
+class Health(BaseModel):
+    status: str
+    n_candidates: int
+    methods: list[str]
+    auth_required: bool
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="A stable code, e.g. 'invalid_stars' or 'body_too_large'.")
+    detail: str = Field(description="What was wrong and what was expected.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Per-field validation errors.")

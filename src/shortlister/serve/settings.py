@@ -1,0 +1,90 @@
+"""Service settings: the `serve` config group plus what it needs from the rest of params."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from shortlister.errors import ConfigError
+from shortlister.ranking.starred import MAX_STARS, StarConfig
+
+DEFAULT_PATHS = {
+    "interim": "data/interim",
+    "models": "models",
+    "embeddings": "data/processed/embeddings",
+}
+
+
+@dataclass
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    method: str | None = None  # default method of a request; None: the first of `methods`
+    methods: Sequence[str] = ("tfidf", "sbert")
+    fit_methods: Sequence[str] = ("tfidf", "sbert")  # may be fitted on a pool at start-up
+    candidates: str | None = None  # None: the pipeline's cleaned default pool
+    star_weight: float = 0.5
+    max_stars: int = MAX_STARS
+    default_top_k: int = 20
+    max_top_k: int = 200
+    max_query_chars: int = 200
+    max_body_bytes: int = 16384
+    query_cache_size: int = 256
+    score_cache_mb: float = 64.0
+    token_env: str = "SHORTLISTER_API_TOKEN"
+    starring: Mapping[str, Any] = field(default_factory=dict)  # the starring stage's knobs
+    # From the rest of params: methods.<name>, data.clean, paths.
+    method_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    clean: Mapping[str, Any] = field(default_factory=dict)
+    paths: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
+
+    def __post_init__(self) -> None:
+        self.methods = list(dict.fromkeys(self.methods))
+        self.fit_methods = list(self.fit_methods)
+        if self.method is None:
+            if not self.methods:
+                raise ConfigError("serve.methods must name at least one method")
+            self.method = self.methods[0]
+        elif self.method not in self.methods:
+            self.methods.insert(0, self.method)
+        if not 0 <= int(self.port) <= 65535:
+            raise ConfigError(f"serve.port must be in 0..65535, got {self.port}")
+        StarConfig(star_weight=self.star_weight, max_stars=self.max_stars)  # validates both
+        for name in ("default_top_k", "max_top_k", "max_query_chars", "max_body_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"serve.{name} must be an integer >= 1, got {value!r}")
+        if self.default_top_k > self.max_top_k:
+            raise ConfigError(
+                f"serve.default_top_k ({self.default_top_k}) must be <= max_top_k "
+                f"({self.max_top_k})"
+            )
+        if self.query_cache_size < 0 or self.score_cache_mb < 0:
+            raise ConfigError("serve.query_cache_size and serve.score_cache_mb must be >= 0")
+        self.paths = {**DEFAULT_PATHS, **dict(self.paths)}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> ServeSettings:
+        """Settings from a params.yaml mapping; `overrides` that are not None win.
+
+        The serve section is optional (its defaults are this class's); the default method
+        falls back to the pipeline's selected one (embeddings.name).
+        """
+        serve = dict(params.get("serve") or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(serve) - known)
+        if unknown:
+            raise ConfigError(
+                f"serve: unknown option(s) {unknown}; expected some of {sorted(known)}"
+            )
+        if serve.get("method") is None and "embeddings" in params:
+            serve["method"] = params["embeddings"].get("name")
+        serve.update({k: v for k, v in overrides.items() if v is not None})
+        serve.setdefault("method_configs", params.get("methods", {}))
+        serve.setdefault("clean", params.get("data", {}).get("clean", {}))
+        serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})
+        if isinstance(serve.get("candidates"), Path):
+            serve["candidates"] = str(serve["candidates"])
+        return cls(**serve)

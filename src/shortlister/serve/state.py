@@ -1,0 +1,169 @@
+"""What the service holds in memory: one candidate pool, embedded once per method."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import scipy.sparse as sp
+
+from shortlister.data.clean import CleanConfig, clean_candidates
+from shortlister.data.loader import load_candidates
+from shortlister.embeddings.base import REGISTRY, available_methods
+from shortlister.errors import ConfigError, DataError
+from shortlister.ranking.ranker import Ranker
+from shortlister.serve.settings import ServeSettings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_POOL = "default"  # the dataset name the embed stage stores the default pool under
+
+
+@dataclass
+class MethodState:
+    name: str
+    ranker: Ranker
+    source: str  # "stored" (the embed stage's files) or "fitted" (at start-up)
+    load_seconds: float
+
+    def describe(self) -> dict[str, Any]:
+        matrix = self.ranker.matrix
+        return {
+            "name": self.name,
+            "source": self.source,
+            "dimension": int(matrix.shape[1]),
+            "sparse": bool(sp.issparse(matrix)),
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+
+@dataclass
+class ServiceState:
+    settings: ServeSettings
+    pool: pd.DataFrame
+    pool_source: str
+    methods: dict[str, MethodState]
+    unavailable: dict[str, str] = field(default_factory=dict)  # method -> why it is not served
+    rows: list[dict[str, Any]] = field(default_factory=list)  # JSON-ready candidate fields
+
+    def __post_init__(self) -> None:
+        self.rows = [_row(r) for r in self.pool.to_dict("records")]
+        self.positions = {row["id"]: i for i, row in enumerate(self.rows)}
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    score = record.get("screening_score")
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        score = None
+    return {
+        "id": str(record["id"]),
+        "title": str(record["title"]),
+        "title_raw": None if record.get("title_raw") is None else str(record["title_raw"]),
+        "location": "" if pd.isna(record.get("location")) else str(record.get("location")),
+        "screening_score": None if score is None else float(score),
+    }
+
+
+def load_pool(settings: ServeSettings) -> tuple[pd.DataFrame, str]:
+    """The configured candidate file, cleaned; else the pipeline's cleaned default pool."""
+    if settings.candidates is None:
+        path = Path(settings.paths["interim"]) / "candidates.parquet"
+        if not path.exists():
+            raise DataError(
+                "no cleaned default pool; run `dvc repro clean` or give a candidate file",
+                path=path,
+            )
+        return pd.read_parquet(path).reset_index(drop=True), DEFAULT_POOL
+    path = Path(settings.candidates)
+    result = clean_candidates(load_candidates(path), CleanConfig(**settings.clean))
+    if len(result.rejects):
+        logger.warning("%s: %d row(s) rejected while cleaning", path, len(result.rejects))
+    if result.clean.empty:
+        raise DataError("no candidate left after cleaning", path=path)
+    return result.clean.reset_index(drop=True), str(path)
+
+
+def method_config(settings: ServeSettings, method: str) -> dict[str, Any]:
+    if method in settings.method_configs:
+        return dict(settings.method_configs[method])
+    if method not in available_methods():
+        raise ConfigError(
+            f"serve.methods: unknown method {method!r}; expected one of {available_methods()}"
+        )
+    return {"name": method, **asdict(REGISTRY[method].config_class())}
+
+
+def load_method(
+    settings: ServeSettings, pool: pd.DataFrame, pool_source: str, method: str
+) -> MethodState:
+    """The pipeline's stored embeddings when they are this pool's; else fit at start-up."""
+    t0 = time.perf_counter()
+    stem = Path(settings.paths["embeddings"]) / method / DEFAULT_POOL
+    ranker = None
+    if pool_source == DEFAULT_POOL and Path(f"{stem}.ids.txt").exists():
+        try:
+            ranker = Ranker.from_stored(
+                pool,
+                Path(settings.paths["models"]) / method / DEFAULT_POOL,
+                stem,
+                **_cache_sizes(settings),
+            )
+            source = "stored"
+        except (DataError, FileNotFoundError) as exc:
+            logger.warning("%s: stored embeddings not usable (%s)", method, exc)
+    if ranker is None:
+        if method not in settings.fit_methods:
+            raise DataError(
+                f"no stored embeddings for this pool and {method} is not in serve.fit_methods "
+                f"{list(settings.fit_methods)}"
+            )
+        cfg = method_config(settings, method)
+        ranker = Ranker.fit(pool, cfg, **_cache_sizes(settings))
+        source = "fitted"
+    _serve_ready(ranker)
+    return MethodState(method, ranker, source, time.perf_counter() - t0)
+
+
+def _cache_sizes(settings: ServeSettings) -> dict[str, int]:
+    return {
+        "query_cache_size": settings.query_cache_size,
+        "score_cache_bytes": int(settings.score_cache_mb * 2**20),
+    }
+
+
+def _serve_ready(ranker: Ranker) -> None:
+    # Sentence-BERT's disk cache rewrites its file after every new text: right for pools,
+    # wrong for one query per request. Queries are cached in memory (the ranker's LRU).
+    config = ranker.embedder.config
+    if getattr(config, "cache_dir", None) is not None:
+        config.cache_dir = None
+    # Loads lazily-built models (Sentence-BERT: seconds) now, not on the first request.
+    ranker.embedder.encode(["warm up"])
+
+
+def build_state(settings: ServeSettings) -> ServiceState:
+    pool, source = load_pool(settings)
+    methods: dict[str, MethodState] = {}
+    unavailable: dict[str, str] = {}
+    for method in settings.methods:
+        try:
+            methods[method] = load_method(settings, pool, source, method)
+        except (DataError, ConfigError, FileNotFoundError, ImportError) as exc:
+            if method == settings.method:
+                raise
+            unavailable[method] = str(exc)
+            logger.warning("method %s not served: %s", method, exc)
+            continue
+        logger.info(
+            "%s ready: %d candidates (%s, %.2fs)",
+            method,
+            len(pool),
+            methods[method].source,
+            methods[method].load_seconds,
+        )
+    return ServiceState(settings, pool, source, methods, unavailable)

@@ -1,0 +1,285 @@
+// The recruiter page: rank the pool for a role, star candidates to re-rank at once.
+// Plain DOM, no build step; every candidate field is written with textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  stars: [],          // starred ids, in the order they were starred (pinned in this order)
+  titles: {},         // id -> title, for the star chips
+  maxStars: 5,
+  maxQueryChars: 200,
+  authRequired: false,
+  seq: 0,             // only the latest request's answer is drawn
+};
+
+function token() {
+  return $("token").value.trim();
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { ...options, headers });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (err) {
+    body = null;
+  }
+  if (!response.ok) {
+    const detail = body && body.detail ? body.detail : response.statusText;
+    const error = new Error(detail);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+function setStatus(text) {
+  $("pool-status").textContent = text;
+}
+
+async function loadMethods() {
+  const info = await api("/methods");
+  const select = $("method");
+  select.replaceChildren();
+  for (const m of info.methods) {
+    const option = document.createElement("option");
+    option.value = m.name;
+    option.textContent = m.name;
+    option.selected = m.name === info.default;
+    select.append(option);
+  }
+  state.maxStars = info.limits.max_stars;
+  state.maxQueryChars = info.limits.max_query_chars;
+  $("query").maxLength = info.limits.max_query_chars;
+  for (const option of $("top-k").options) {
+    option.disabled = Number(option.value) > info.limits.max_top_k;
+  }
+  $("star-weight").value = info.star_weight;
+  $("star-weight-value").textContent = Number(info.star_weight).toFixed(2);
+  return info;
+}
+
+async function init() {
+  try {
+    const health = await api("/health");
+    state.authRequired = health.auth_required;
+    $("token-row").hidden = !health.auth_required;
+    $("token").value = sessionStorage.getItem("shortlister-token") || "";
+    setStatus(`${health.n_candidates.toLocaleString()} candidates`);
+    if (health.auth_required && !token()) {
+      showError("This server needs an API token: enter it above.");
+      return;
+    }
+    await loadMethods();
+    showError("");
+  } catch (err) {
+    showError(err.status === 401 ? "Wrong API token." : `Cannot reach the server: ${err.message}`);
+  }
+}
+
+async function rank() {
+  const query = $("query").value.trim();
+  if (!query && state.stars.length === 0) {
+    state.seq += 1;
+    render(null);
+    return;
+  }
+  const request = {
+    query: query || null,
+    stars: state.stars,
+    method: $("method").value || null,
+    top_k: Number($("top-k").value),
+    star_weight: Number($("star-weight").value),
+  };
+  const seq = ++state.seq;
+  document.body.classList.add("busy");
+  try {
+    const result = await api("/rank", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    if (seq !== state.seq) return;
+    showError("");
+    render(result);
+  } catch (err) {
+    if (seq !== state.seq) return;
+    showError(err.message);
+  } finally {
+    if (seq === state.seq) document.body.classList.remove("busy");
+  }
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function starButton(item) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "star";
+  button.dataset.testid = "star-toggle";
+  button.setAttribute("aria-pressed", String(item.starred));
+  button.setAttribute("aria-label", `${item.starred ? "Unstar" : "Star"} ${item.id}`);
+  button.textContent = item.starred ? "★" : "☆";
+  const full = !item.starred && state.stars.length >= state.maxStars;
+  button.disabled = full;
+  button.title = full ? `At most ${state.maxStars} stars` : item.starred ? "Unstar" : "Star";
+  button.addEventListener("click", () => toggleStar(item.id, item.title));
+  return button;
+}
+
+function matchCell(score) {
+  const td = document.createElement("td");
+  td.className = "match";
+  const bar = document.createElement("span");
+  bar.className = "bar";
+  const fill = document.createElement("span");
+  fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
+  bar.append(fill);
+  const value = document.createElement("span");
+  value.className = "score";
+  value.dataset.testid = "score";
+  value.textContent = score.toFixed(3);
+  td.append(bar, value);
+  return td;
+}
+
+function row(item) {
+  const tr = document.createElement("tr");
+  tr.dataset.testid = "result-row";
+  tr.dataset.id = item.id;
+  tr.dataset.starred = String(item.starred);
+  if (item.starred) tr.className = "starred";
+  const starTd = document.createElement("td");
+  starTd.className = "star-col";
+  starTd.append(starButton(item));
+  const who = document.createElement("td");
+  const title = document.createElement("div");
+  title.className = "title";
+  title.textContent = item.title;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const id = document.createElement("span");
+  id.className = "cid";
+  id.dataset.testid = "candidate-id";
+  id.textContent = item.id;
+  meta.append(id);
+  if (item.starred) {
+    const pin = document.createElement("span");
+    pin.className = "pin";
+    pin.dataset.testid = "pinned";
+    pin.textContent = "starred · pinned";
+    meta.append(pin);
+  }
+  who.append(title, meta);
+  const screening = item.screening_score === null ? "–" : item.screening_score.toFixed(0);
+  tr.append(
+    cell(String(item.rank), "num rank"),
+    starTd,
+    who,
+    cell(item.location || "–", "location"),
+    cell(screening, "num"),
+    matchCell(item.score),
+  );
+  return tr;
+}
+
+function render(result) {
+  const body = $("results-body");
+  const items = result ? result.items : [];
+  for (const item of items) state.titles[item.id] = item.title;
+  body.replaceChildren(...items.map(row));
+  $("empty").hidden = items.length > 0;
+  $("empty").textContent = result ? "No candidates." : "Type a target role to rank the pool.";
+  $("timing").textContent = result
+    ? `${result.method} · ${result.n_candidates.toLocaleString()} candidates ranked in ` +
+      `${result.timing.total_ms.toFixed(1)} ms` +
+      (result.timing.query_cached ? " (query vector cached)" : "")
+    : "";
+  renderStars();
+}
+
+function renderStars() {
+  const n = state.stars.length;
+  $("star-count").textContent = n
+    ? `${n} of ${state.maxStars} starred`
+    : "No starred candidates";
+  $("star-hint").hidden = n > 0;
+  $("clear-stars").disabled = n === 0;
+  const chips = state.stars.map((id) => {
+    const li = document.createElement("li");
+    li.className = "chip";
+    li.dataset.testid = "star-chip";
+    const label = document.createElement("span");
+    label.textContent = `★ ${state.titles[id] || id}`;
+    label.title = id;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.setAttribute("aria-label", `Unstar ${id}`);
+    remove.textContent = "×";
+    remove.addEventListener("click", () => toggleStar(id));
+    li.append(label, remove);
+    return li;
+  });
+  $("star-chips").replaceChildren(...chips);
+}
+
+function toggleStar(id, title) {
+  if (title) state.titles[id] = title;
+  const at = state.stars.indexOf(id);
+  if (at >= 0) {
+    state.stars.splice(at, 1);
+  } else if (state.stars.length < state.maxStars) {
+    state.stars.push(id);
+  }
+  renderStars();
+  rank();
+}
+
+let debounce = null;
+
+function wire() {
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(debounce);
+    rank();
+  });
+  $("query").addEventListener("input", () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(rank, 250);
+  });
+  $("method").addEventListener("change", rank);
+  $("top-k").addEventListener("change", rank);
+  $("star-weight").addEventListener("input", () => {
+    $("star-weight-value").textContent = Number($("star-weight").value).toFixed(2);
+  });
+  $("star-weight").addEventListener("change", () => {
+    if (state.stars.length) rank();
+  });
+  $("clear-stars").addEventListener("click", () => {
+    state.stars = [];
+    renderStars();
+    rank();
+  });
+  $("token").addEventListener("change", async () => {
+    sessionStorage.setItem("shortlister-token", token());
+    await init();
+    rank();
+  });
+}
+
+wire();
+init();
