@@ -38,6 +38,19 @@ def _method_config(method: str, params_path: Path | None) -> dict:
     return {"name": method, **asdict(REGISTRY[method].config_class())}
 
 
+LEARNED_RANKERS = ("ranknet", "lambdarank")
+
+
+def _learned_ranker(method: str, model_dir: Path | None):
+    """A trained re-ranker from --model-dir [default: models/ranker/<method>]."""
+    from shortlister.ranking.ltr import load_ltr_ranker
+
+    try:
+        return load_ltr_ranker(model_dir or Path("models") / "ranker" / method)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
 def _load_pool(candidates: Path, rejects_path: Path | None):
     from shortlister.data.clean import clean_candidates, write_rejects
     from shortlister.data.loader import load_candidates
@@ -122,7 +135,14 @@ def main(log_level: str) -> None:
     "--method",
     default=DEFAULT_METHOD,
     show_default=True,
-    help="Ranking method: tfidf, word2vec, glove, fasttext or sbert.",
+    help="Ranking method: tfidf, word2vec, glove, fasttext, sbert, or a learned re-ranker "
+    "(ranknet, lambdarank; see --model-dir).",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A trained re-ranker (python -m shortlister.stages.ranker) "
+    "[default: models/ranker/<method>].",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Batch mode: TREC run file to write.")
@@ -138,7 +158,17 @@ def main(log_level: str) -> None:
     help="Where rejected rows go [default: ./<candidates>.rejects.csv].",
 )
 def rank(
-    candidates, query, queries, stars, star_weight, method, top_k, out, params_path, rejects
+    candidates,
+    query,
+    queries,
+    stars,
+    star_weight,
+    method,
+    model_dir,
+    top_k,
+    out,
+    params_path,
+    rejects,
 ) -> None:
     """Rank candidates for one target role, or for a file of queries (batch mode)."""
     if queries is not None and (query is not None or stars):
@@ -147,10 +177,22 @@ def rank(
         _fail("give --query TEXT, --star ID, or --queries FILE")
     if queries is not None and out is None:
         _fail("batch mode needs --out RUN.tsv for the TREC run file")
+    learned = model_dir is not None or method in LEARNED_RANKERS
+    if learned and (stars or query is not None and not query.strip()):
+        _fail(f"--method {method} re-ranks for a --query; --star works with embedding methods")
     try:
         from shortlister.ranking.ranker import Ranker
 
         pool = _load_pool(candidates, rejects)
+        if learned:
+            ltr = _learned_ranker(method, model_dir)
+            if queries is not None:
+                n = ltr.write_batch_run(queries, pool, out, top_k=top_k, tag=method)
+                click.echo(f"wrote {n} queries x top {top_k} to {out}", err=True)
+                return
+            order, scores = ltr.search(query, pool, k=top_k)
+            _print_table(pool, order, scores, set())
+            return
         ranker = Ranker.fit(pool, _method_config(method, params_path))
         if queries is not None:
             n = ranker.write_batch_run(queries, out, top_k=top_k, tag=method)

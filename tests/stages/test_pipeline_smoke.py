@@ -10,7 +10,16 @@ import pytest
 
 from shortlister.sandbox import pipeline_env, run_pipeline
 
-METHODS = ["tfidf", "word2vec", "glove", "fasttext", "sbert", "word2vec_mean"]
+METHODS = [
+    "tfidf",
+    "word2vec",
+    "glove",
+    "fasttext",
+    "sbert",
+    "word2vec_mean",
+    "ranknet",
+    "lambdarank",
+]
 
 
 @pytest.fixture(scope="module")

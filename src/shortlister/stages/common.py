@@ -52,7 +52,20 @@ def tracked(stage: str, params: Mapping[str, Any], logged: Mapping[str, Any]) ->
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Strict JSON (NaN becomes null), so DVC and other readers can parse it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(
+        json.dumps(_nan_to_none(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    )
     return path
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, Mapping):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(v) for v in value]
+    return value
