@@ -43,7 +43,11 @@ class RankedItem(BaseModel):
     title: str
     location: str
     screening_score: float | None
-    score: float = Field(description="Blended cosine score (the query's, when nothing is starred).")
+    score: float = Field(
+        description="Blended cosine score (the query's, when nothing is starred); a learned "
+        "ranker's raw score without stars, its per-request min-max-normalised score blended "
+        "with the stars' similarity with stars."
+    )
     starred: bool = Field(description="Starred by the request, so pinned at the top.")
 
 
@@ -79,7 +83,10 @@ class Candidate(BaseModel):
 
 class MethodInfo(BaseModel):
     name: str
-    source: str = Field(description="'stored': the pipeline's embeddings; 'fitted': at start-up.")
+    source: str = Field(
+        description="'stored': the pipeline's embeddings; 'fitted': at start-up; "
+        "'trained': a learned re-ranker (dimension: its Sentence-BERT space)."
+    )
     dimension: int
     sparse: bool
     load_seconds: float

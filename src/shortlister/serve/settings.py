@@ -34,6 +34,10 @@ class ServeSettings:
     query_cache_size: int = 256
     score_cache_mb: float = 64.0
     token_env: str = "SHORTLISTER_API_TOKEN"
+    # A trained learned-to-rank model (models/ranker/<name>/), served as method <name> when
+    # the folder holds one. None or "": no learned ranker. from_params fills None in from
+    # params: <paths.models>/ranker/<ranker.name>.
+    ltr_model_dir: str | None = None
     starring: Mapping[str, Any] = field(default_factory=dict)  # the starring stage's knobs
     # From the rest of params: methods.<name>, data.clean, paths.
     method_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -64,13 +68,22 @@ class ServeSettings:
         if self.query_cache_size < 0 or self.score_cache_mb < 0:
             raise ConfigError("serve.query_cache_size and serve.score_cache_mb must be >= 0")
         self.paths = {**DEFAULT_PATHS, **dict(self.paths)}
+        if self.ltr_model_dir is not None:
+            self.ltr_model_dir = str(self.ltr_model_dir) or None
+
+    @property
+    def ltr_name(self) -> str | None:
+        """The method name the learned ranker is expected under (its folder's name)."""
+        return Path(self.ltr_model_dir).name if self.ltr_model_dir else None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> ServeSettings:
         """Settings from a params.yaml mapping; `overrides` that are not None win.
 
         The serve section is optional (its defaults are this class's); the default method
-        falls back to the pipeline's selected one (embeddings.name).
+        falls back to the pipeline's selected one (embeddings.name); the learned ranker's
+        folder (serve.ltr_model_dir: null) to <paths.models>/ranker/<ranker.name> when
+        params has a `ranker` section ("" turns the learned ranker off).
         """
         serve = dict(params.get("serve") or {})
         known = {f.name for f in fields(cls)}
@@ -85,6 +98,12 @@ class ServeSettings:
         serve.setdefault("method_configs", params.get("methods", {}))
         serve.setdefault("clean", params.get("data", {}).get("clean", {}))
         serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})
+        ranker_name = (params.get("ranker") or {}).get("name")
+        if serve.get("ltr_model_dir") is None and ranker_name:
+            models = {**DEFAULT_PATHS, **serve["paths"]}["models"]
+            serve["ltr_model_dir"] = str(Path(models) / "ranker" / str(ranker_name))
+        if isinstance(serve.get("ltr_model_dir"), Path):
+            serve["ltr_model_dir"] = str(serve["ltr_model_dir"])
         if isinstance(serve.get("candidates"), Path):
             serve["candidates"] = str(serve["candidates"])
         return cls(**serve)

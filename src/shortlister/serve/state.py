@@ -16,7 +16,9 @@ from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
 from shortlister.errors import ConfigError, DataError
+from shortlister.ranking.ltr import load_ltr_ranker
 from shortlister.ranking.ranker import Ranker
+from shortlister.serve.learned import LearnedRanker
 from shortlister.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -27,8 +29,8 @@ DEFAULT_POOL = "default"  # the dataset name the embed stage stores the default 
 @dataclass
 class MethodState:
     name: str
-    ranker: Ranker
-    source: str  # "stored" (the embed stage's files) or "fitted" (at start-up)
+    ranker: Ranker | LearnedRanker
+    source: str  # "stored" (embed stage), "fitted" (at start-up) or "trained" (learned ranker)
     load_seconds: float
 
     def describe(self) -> dict[str, Any]:
@@ -146,11 +148,62 @@ def _serve_ready(ranker: Ranker) -> None:
     ranker.embedder.encode(["warm up"])
 
 
+def load_learned(
+    settings: ServeSettings, pool: pd.DataFrame, methods: dict[str, MethodState]
+) -> MethodState:
+    """The trained ranker of settings.ltr_model_dir over this pool, indexed once.
+
+    When the served `sbert` method uses the ranker's Sentence-BERT model, its embedder and
+    pool vectors are reused (no second model load or pool encoding).
+    """
+    t0 = time.perf_counter()
+    model_dir = Path(str(settings.ltr_model_dir))
+    if not model_dir.is_dir():
+        raise FileNotFoundError(
+            f"no trained ranker at {model_dir} (run `python -m shortlister.stages.ranker "
+            f"--name {model_dir.name}` first, or set serve.ltr_model_dir)"
+        )
+    sbert, sbert_matrix = _shared_sbert(settings, model_dir, methods.get("sbert"))
+    ltr = load_ltr_ranker(model_dir, sbert=sbert)
+    config = getattr(ltr.sbert, "config", None)
+    if getattr(config, "cache_dir", None) is not None:  # see _serve_ready
+        config.cache_dir = None
+    learned = LearnedRanker.build(ltr, pool, sbert_matrix=sbert_matrix, **_cache_sizes(settings))
+    return MethodState(ltr.name, learned, "trained", time.perf_counter() - t0)
+
+
+def _shared_sbert(
+    settings: ServeSettings, model_dir: Path, served: MethodState | None
+) -> tuple[Any, Any]:
+    """(embedder, pool matrix) of the served sbert method when it is the ranker's model."""
+    if served is None or not isinstance(served.ranker, Ranker):
+        return None, None
+    try:
+        from shortlister.ranking.features import FeatureConfig
+        from shortlister.ranking.ltr import FEATURES_FILE
+
+        wanted = FeatureConfig.load(model_dir / FEATURES_FILE).sbert
+    except (OSError, ValueError, TypeError, ConfigError):
+        return None, None
+    config = served.ranker.embedder.config
+    default_model = getattr(type(config)(), "model", None)
+    if wanted.get("name", "sbert") != "sbert" or wanted.get("model", default_model) != getattr(
+        config, "model", None
+    ):
+        return None, None
+    matrix = served.ranker.matrix
+    if sp.issparse(matrix):
+        return served.ranker.embedder, None
+    return served.ranker.embedder, matrix
+
+
 def build_state(settings: ServeSettings) -> ServiceState:
     pool, source = load_pool(settings)
     methods: dict[str, MethodState] = {}
     unavailable: dict[str, str] = {}
     for method in settings.methods:
+        if method == settings.ltr_name:
+            continue  # the learned ranker, loaded below
         try:
             methods[method] = load_method(settings, pool, source, method)
         except (DataError, ConfigError, FileNotFoundError, ImportError) as exc:
@@ -166,4 +219,17 @@ def build_state(settings: ServeSettings) -> ServiceState:
             methods[method].source,
             methods[method].load_seconds,
         )
+    if settings.ltr_model_dir:
+        try:
+            state = load_learned(settings, pool, methods)
+        except (DataError, ConfigError, FileNotFoundError, ImportError, ValueError) as exc:
+            if settings.method == settings.ltr_name:
+                raise
+            unavailable[str(settings.ltr_name)] = str(exc)
+            logger.warning("learned ranker %s not served: %s", settings.ltr_name, exc)
+        else:
+            methods[state.name] = state
+            logger.info(
+                "%s ready: %d candidates indexed (%.2fs)", state.name, len(pool), state.load_seconds
+            )
     return ServiceState(settings, pool, source, methods, unavailable)
