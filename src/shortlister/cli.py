@@ -51,6 +51,75 @@ def _learned_ranker(method: str, model_dir: Path | None):
         _fail(str(exc))
 
 
+def _llm_config(params_path: Path | None, overrides: dict):
+    """llm.* from a params file (or the built-in defaults), with the --llm-* flags on top."""
+    from shortlister.llm.config import LLMConfig
+
+    cfg: dict = {}
+    if params_path is not None:
+        from shortlister.params import load_params
+
+        cfg = dict(load_params(params_path).get("llm") or {})
+        if not cfg:
+            _fail(f"{params_path}: no llm section")
+    model = overrides.pop("model")
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    if model is not None:
+        if cfg.get("backend") == "openai":
+            cfg["openai"] = {**cfg.get("openai", {}), "model": model}
+        else:
+            cfg["model"] = model
+    return LLMConfig.from_mapping(cfg)
+
+
+def _first_stage(name: str, pool, model_dir: Path | None, params_path: Path | None):
+    """search(query, k) -> row order of the best k, by an embedding method or learned ranker."""
+    if name == "llm":
+        _fail("--first-stage llm: expected an embedding method or a learned re-ranker")
+    if model_dir is not None or name in LEARNED_RANKERS:
+        ltr = _learned_ranker(name, model_dir)
+        return lambda query, k: ltr.search(query, pool, k=k)[0]
+    from shortlister.ranking.ranker import Ranker
+
+    ranker = Ranker.fit(pool, _method_config(name, params_path))
+    return lambda query, k: ranker.search(query, [], k=k)[0]
+
+
+def _rank_llm(pool, queries: list[tuple[str, str]], cfg, search, top_k: int):
+    """{query_id: [(candidate id, score)]}: the first stage's top `depth` re-ranked by the LLM.
+
+    Scores are rank-derived (top_k for the first, then one less per position).
+    """
+    from shortlister.llm.backends import backend_available, build_backend
+    from shortlister.llm.prompts import PromptTemplate
+    from shortlister.llm.rerank import LLMReranker, RerankStats
+
+    ok, reason = backend_available(cfg)
+    if not ok:
+        _fail(f"--method llm: model not available: {reason}")
+    backend = build_backend(cfg)
+    template = PromptTemplate.from_config(cfg.prompt)
+    reranker = LLMReranker(backend, template, cfg.window, cfg.step, cfg.depth)
+    ids, titles = pool["id"].tolist(), pool["title"].tolist()
+    items = []
+    for _, query in queries:
+        order = search(query, max(top_k, cfg.depth))
+        items.append((query, [(ids[i], titles[i]) for i in order]))
+    results = reranker.rerank_many(items)
+    stats = RerankStats.of(results)
+    click.echo(
+        f"llm: {backend.name} re-ranked the top {cfg.depth} for {len(queries)} "
+        f"quer{'y' if len(queries) == 1 else 'ies'} in {stats.n_calls} calls "
+        f"({stats.mean_latency_s:.2f}s each); "
+        f"{stats.repair_share:.0%} of the answers needed repair",
+        err=True,
+    )
+    return {
+        qid: [(cid, float(top_k - r)) for r, cid in enumerate(result.ids[:top_k])]
+        for (qid, _), result in zip(queries, results, strict=True)
+    }
+
+
 def _load_pool(candidates: Path, rejects_path: Path | None):
     from shortlister.data.clean import clean_candidates, write_rejects
     from shortlister.data.loader import load_candidates
@@ -135,8 +204,35 @@ def main(log_level: str) -> None:
     "--method",
     default=DEFAULT_METHOD,
     show_default=True,
-    help="Ranking method: tfidf, word2vec, glove, fasttext, sbert, or a learned re-ranker "
-    "(ranknet, lambdarank; see --model-dir).",
+    help="Ranking method: tfidf, word2vec, glove, fasttext, sbert, sbert-tuned (after the "
+    "train_encoder stage), a learned re-ranker "
+    "(ranknet, lambdarank; see --model-dir), or llm (an LLM re-ranks --first-stage's top "
+    "--rerank-depth).",
+)
+@click.option(
+    "--llm-backend",
+    type=click.Choice(["transformers", "openai"]),
+    help="--method llm: a local transformers model or an OpenAI-compatible API [default: "
+    "llm.backend, transformers].",
+)
+@click.option(
+    "--llm-model",
+    help="--method llm: hub id or local folder (transformers), or the API's model name "
+    "[default: llm.model, Qwen/Qwen3-0.6B; llm.openai.model for openai].",
+)
+@click.option(
+    "--llm-adapter",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--method llm: a LoRA adapter folder loaded on top of --llm-model.",
+)
+@click.option("--rerank-depth", type=click.IntRange(min=1), help="--method llm [default: 20].")
+@click.option("--llm-window", type=click.IntRange(min=2), help="--method llm [default: 10].")
+@click.option("--llm-step", type=click.IntRange(min=1), help="--method llm [default: 5].")
+@click.option(
+    "--first-stage",
+    default=DEFAULT_METHOD,
+    show_default=True,
+    help="--method llm: the ranking it re-ranks (an embedding method, ranknet or lambdarank).",
 )
 @click.option(
     "--model-dir",
@@ -164,6 +260,13 @@ def rank(
     stars,
     star_weight,
     method,
+    llm_backend,
+    llm_model,
+    llm_adapter,
+    rerank_depth,
+    llm_window,
+    llm_step,
+    first_stage,
     model_dir,
     top_k,
     out,
@@ -177,6 +280,24 @@ def rank(
         _fail("give --query TEXT, --star ID, or --queries FILE")
     if queries is not None and out is None:
         _fail("batch mode needs --out RUN.tsv for the TREC run file")
+    if method == "llm":
+        if stars or query is not None and not query.strip():
+            _fail("--method llm re-ranks for a --query; --star works with embedding methods")
+        overrides = {
+            "backend": llm_backend,
+            "model": llm_model,
+            "adapter": None if llm_adapter is None else str(llm_adapter),
+            "depth": rerank_depth,
+            "window": llm_window,
+            "step": llm_step,
+        }
+        try:
+            pool = _load_pool(candidates, rejects)
+        except ShortlisterError as exc:
+            _fail(str(exc))
+        _rank_with_llm(pool, query, queries, out, top_k, params_path, first_stage, model_dir,
+                       overrides)  # fmt: skip
+        return
     learned = model_dir is not None or method in LEARNED_RANKERS
     if learned and (stars or query is not None and not query.strip()):
         _fail(f"--method {method} re-ranks for a --query; --star works with embedding methods")
@@ -202,6 +323,32 @@ def rank(
         _print_table(pool, order, scores, set(stars))
     except ShortlisterError as exc:
         _fail(str(exc))
+
+
+def _rank_with_llm(
+    pool, query, queries, out, top_k, params_path, first_stage, model_dir, overrides
+) -> None:
+    from shortlister.evaluation.trec import read_queries, write_run
+
+    try:
+        cfg = _llm_config(params_path, overrides)
+        search = _first_stage(first_stage, pool, model_dir, params_path)
+        if queries is not None:
+            frame = read_queries(queries)
+            pairs = list(zip(frame["query_id"], frame["query"], strict=True))
+            write_run(out, _rank_llm(pool, pairs, cfg, search, top_k), tag="llm")
+            click.echo(f"wrote {len(pairs)} queries x top {top_k} to {out}", err=True)
+            return
+        ranked = _rank_llm(pool, [("query", query)], cfg, search, top_k)["query"]
+    except ShortlisterError as exc:
+        _fail(str(exc))
+    import numpy as np
+
+    rows = {cid: i for i, cid in enumerate(pool["id"])}
+    scores = np.zeros(len(pool))
+    for cid, score in ranked:
+        scores[rows[cid]] = score
+    _print_table(pool, [rows[cid] for cid, _ in ranked], scores, set())
 
 
 @main.command()

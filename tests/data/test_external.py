@@ -123,7 +123,7 @@ def test_bad_soc_code_names_the_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"name": "onet"}, {"max_queries": 0}, {"max_candidates": 0}, {"path": ""}]
+    "bad", [{"name": "nope"}, {"max_queries": 0}, {"max_candidates": 0}, {"path": ""}]
 )
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(ConfigError):

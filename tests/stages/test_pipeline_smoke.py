@@ -16,6 +16,7 @@ METHODS = [
     "glove",
     "fasttext",
     "sbert",
+    "sbert-tuned",
     "word2vec_mean",
     "ranknet",
     "lambdarank",

@@ -10,8 +10,11 @@ file raises `ExternalDataMissing` and the external stage records "skipped: <reas
 * ``esco``: ESCO v1.2.0 occupations. Candidates are alternative labels, queries preferred
   labels. 3 = same occupation, 2 = same ISCO-08 unit group (4 digits), 1 = same minor
   group (3 digits).
-
-The O*NET files in ../shared/data are deliberately not used here.
+* ``onet``: O*NET 29.3 alternate titles, title-to-title: each query is one alternate title
+  held out of the pool (one per sampled occupation), the candidates are the other alternate
+  titles. 3 = same O*NET-SOC occupation, 2 = same SOC broad group (``13-107``), 1 = same
+  minor group (``13-1``). O*NET is evaluation only: nothing may train or tune on it (the
+  title encoder removes every title of this benchmark from its training pairs).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PATHS: dict[str, str] = {
     "bls_soc": "../shared/data/bls_soc_2018_direct_match_titles.tsv",
     "esco": "../shared/data/esco_occupations_en.csv",
+    "onet": "../shared/data/onet_alternate_titles.tsv",
 }
 
 BLS_CODE = "2018 SOC Code"
@@ -43,6 +47,8 @@ BLS_TITLE = "2018 SOC Direct Match Title"
 BLS_ILLUSTRATIVE = "Illustrative Example"
 BLS_COLUMNS: tuple[str, ...] = (BLS_CODE, BLS_OCCUPATION, BLS_TITLE, BLS_ILLUSTRATIVE)
 ESCO_COLUMNS: tuple[str, ...] = ("conceptUri", "iscoGroup", "preferredLabel", "altLabels")
+ONET_CODE = "O*NET-SOC Code"
+ONET_COLUMNS: tuple[str, ...] = (ONET_CODE, "Title", "Alternate Title")
 
 # Below "same occupation" (grade 3): (prefix length of the group code, grade), most specific
 # first. A SOC code 13-1071 is in broad group 13-107(0) and minor group 13-1(000).
@@ -51,6 +57,9 @@ ESCO_LEVELS: tuple[tuple[int, int], ...] = ((4, 2), (3, 1))  # ISCO unit group, 
 
 _SOC_CODE = r"^\d\d-\d{4}$"
 _ISCO_CODE = r"^\d{4}$"
+_ONET_CODE = r"^\d\d-\d{4}\.\d\d$"
+# An O*NET query title needs this many titles in its occupation: itself plus >= 2 to find.
+ONET_MIN_TITLES = 3
 
 
 class ExternalDataMissing(ShortlisterError):
@@ -61,7 +70,7 @@ class ExternalDataMissing(ShortlisterError):
 class ExternalConfig:
     """Which benchmark to build and how much of it; validated on construction."""
 
-    name: str = "bls_soc"  # "bls_soc" or "esco"
+    name: str = "bls_soc"  # "bls_soc", "esco" or "onet"
     path: str | None = None  # relative to the working directory; None -> DEFAULT_PATHS[name]
     max_queries: int = 200
     max_candidates: int | None = None  # subsample titles for fast configs
@@ -171,6 +180,24 @@ def _esco_titles(path: Path) -> tuple[pd.DataFrame, int]:
     return titles.drop_duplicates(["code", "title"]), len(frame)
 
 
+def _onet_titles(path: Path) -> tuple[pd.DataFrame, int]:
+    """(code = O*NET-SOC code, occupation, title = alternate title, group = code)."""
+    frame = read_table(path, ONET_COLUMNS, sep="\t")
+    frame = frame.map(str.strip)
+    _check_codes(
+        frame[ONET_CODE], _ONET_CODE, path, ONET_CODE, "an O*NET-SOC code like '13-1071.00'"
+    )
+    titles = pd.DataFrame(
+        {
+            "code": frame[ONET_CODE],
+            "occupation": frame["Title"],
+            "title": frame["Alternate Title"],
+            "group": frame[ONET_CODE],  # "13-1071.00"[:6] is the broad group, [:4] the minor
+        }
+    )
+    return titles[titles["title"] != ""].drop_duplicates(["code", "title"]), len(frame)
+
+
 # ---------------------------------------------------------------------------- building
 
 
@@ -239,6 +266,8 @@ def build_external_benchmark(cfg: ExternalConfig) -> Benchmark:
     Raises `ExternalDataMissing` when the file is absent and `DataError` when it is malformed.
     """
     path = _resolve(cfg)
+    if cfg.name == "onet":
+        return _build_title_benchmark(cfg, path)
     if cfg.name == "bls_soc":
         titles, n_rows = _bls_titles(path)
         titles = titles.assign(group=titles["code"])
@@ -255,11 +284,56 @@ def build_external_benchmark(cfg: ExternalConfig) -> Benchmark:
         titles.drop_duplicates("code").set_index("code")["group"]
     )
     qrels = _grades(queries, candidates, levels)
+    return _benchmark(cfg, path, n_rows, len(titles), candidates, queries, qrels)
+
+
+def _build_title_benchmark(cfg: ExternalConfig, path: Path) -> Benchmark:
+    """O*NET: one held-out alternate title per sampled occupation is the query.
+
+    Every candidate spelled like a query (case-insensitively) leaves the pool, so exact
+    string match earns nothing; a query whose occupation kept no candidate is dropped.
+    """
+    titles, n_rows = _onet_titles(path)
+    titles = titles.reset_index(drop=True)
+    rng = np.random.default_rng(cfg.seed)
+    sizes = titles.groupby("code").size()
+    eligible = sorted(sizes[sizes >= ONET_MIN_TITLES].index)
+    if not eligible:
+        raise DataError(f"no occupation has >= {ONET_MIN_TITLES} alternate titles", path=path)
+    codes = sorted(eligible[i] for i in rng.permutation(len(eligible))[: cfg.max_queries])
+    picks = [
+        titles.index[titles["code"] == code][int(rng.integers(int(sizes[code])))] for code in codes
+    ]
+    queries = titles.loc[picks, ["code", "group", "title"]].rename(columns={"title": "query"})
+    queries = queries.drop_duplicates("query")
+    held_out = set(queries["query"].str.casefold())
+    pool = titles[~titles["title"].str.casefold().isin(held_out)].reset_index(drop=True)
+    kept = _subsample(pool, cfg.max_candidates, rng)
+    queries = queries[queries["code"].isin(set(kept["code"]))].reset_index(drop=True)
+    width = max(5, len(str(len(kept))))
+    candidates = kept.assign(id=[f"onet-{i:0{width}d}" for i in range(1, len(kept) + 1)])
+    qwidth = max(3, len(str(len(queries))))
+    queries.insert(0, "query_id", [f"q{i:0{qwidth}d}" for i in range(1, len(queries) + 1)])
+    queries["split"] = "test"
+    qrels = _grades(queries, candidates, BLS_LEVELS)
+    return _benchmark(cfg, path, n_rows, len(titles), candidates, queries, qrels)
+
+
+def _benchmark(
+    cfg: ExternalConfig,
+    path: Path,
+    n_rows: int,
+    n_titles: int,
+    candidates: pd.DataFrame,
+    queries: pd.DataFrame,
+    qrels: pd.DataFrame,
+) -> Benchmark:
+    """The benchmark plus where it came from (file, checksum, counts), logged."""
     source = {
         "path": str(path),
         "md5": _file_md5(path),
         "rows": n_rows,
-        "titles": len(titles),
+        "titles": n_titles,
         "candidates": len(candidates),
         "queries": len(queries),
         "qrels": len(qrels),

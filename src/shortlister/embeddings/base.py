@@ -112,7 +112,7 @@ def available_methods() -> list[str]:
 def _import_builtin_methods() -> None:
     # Imported here, not at package import, so `import shortlister` stays light;
     # heavy libraries are imported lazily inside the methods themselves.
-    from shortlister.embeddings import fasttext, glove, sbert, tfidf, word2vec  # noqa: F401
+    from shortlister.embeddings import fasttext, glove, sbert, tfidf, tuned, word2vec  # noqa: F401
 
 
 def l2_normalise(matrix: Matrix) -> Matrix:

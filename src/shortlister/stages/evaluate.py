@@ -35,9 +35,17 @@ def metric_config(params: dict[str, Any]) -> MetricConfig:
 
 
 def evaluate_method(
-    method: str, datasets: list[Dataset], runs_dir: Path, cfg: MetricConfig
+    method: str,
+    datasets: list[Dataset],
+    runs_dir: Path,
+    cfg: MetricConfig,
+    run_queries_only: bool = False,
 ) -> tuple[dict[str, dict[str, dict[str, float]]], pd.DataFrame]:
-    """{dataset: {split: {metric: value}}} and the per-query rows of one method."""
+    """{dataset: {split: {metric: value}}} and the per-query rows of one method.
+
+    run_queries_only: score only the queries the run ranks (a sample, as the `llm` stage's),
+    and leave out splits with none of them, instead of scoring missing queries as 0.
+    """
     results: dict[str, dict[str, dict[str, float]]] = {}
     per_query = []
     for ds in datasets:
@@ -45,6 +53,10 @@ def evaluate_method(
         results[ds.name] = {}
         for split in ds.splits:
             qids = ds.queries.loc[ds.queries["split"] == split, "query_id"].tolist()
+            if run_queries_only:
+                qids = [q for q in qids if q in run]
+                if not qids:
+                    continue
             means, rows = evaluate_run(run, ds.qrels, cfg, query_ids=qids)
             results[ds.name][split] = {k: round(float(v), 6) for k, v in means.items()}
             per_query.append(rows.assign(dataset=ds.name, split=split, method=method))
@@ -56,7 +68,26 @@ def compared_methods(params: dict[str, Any]) -> list[str]:
     return [*params["methods"], *params.get("rankers", {})]
 
 
+LLM_RUN = "llm"
+
+
+def llm_datasets(params: dict[str, Any], datasets: list[Dataset]) -> list[Dataset]:
+    """Datasets the `llm` stage re-ranked (runs/llm/<name>.trec); none when it was skipped."""
+    runs = Path(params["paths"]["runs"]) / LLM_RUN
+    return [ds for ds in datasets if (runs / f"{ds.name}.trec").exists()]
+
+
+def evaluated_methods(
+    params: dict[str, Any], datasets: list[Dataset]
+) -> list[tuple[str, list[Dataset]]]:
+    """Every compared method on every dataset, plus `llm` where its stage wrote runs."""
+    llm = llm_datasets(params, datasets)
+    return [(m, datasets) for m in compared_methods(params)] + ([(LLM_RUN, llm)] if llm else [])
+
+
 def method_params(params: dict[str, Any], method: str) -> dict[str, Any]:
+    if method == LLM_RUN:
+        return {k: v for k, v in params.get(LLM_RUN, {}).items() if k != "prompt"}
     return params["methods"].get(method) or params.get("rankers", {}).get(method, {})
 
 
@@ -115,8 +146,10 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     reports = Path(params["paths"]["reports"])
     metrics: dict[str, Any] = {ds.name: {} for ds in datasets}
     per_query = []
-    for method in compared_methods(params):
-        results, rows = evaluate_method(method, datasets, Path(params["paths"]["runs"]), cfg)
+    for method, sets in evaluated_methods(params, datasets):
+        results, rows = evaluate_method(
+            method, sets, Path(params["paths"]["runs"]), cfg, run_queries_only=method == LLM_RUN
+        )
         per_query.append(rows)
         for dataset, splits in results.items():
             for split, values in splits.items():
@@ -158,7 +191,8 @@ def main() -> None:
         for dataset, splits in metrics.items():
             for split, methods in splits.items():
                 log_metrics(methods[selected], prefix=f"{dataset}.{split}.")
-        for method in compared_methods(params):
+        has_llm = any(LLM_RUN in m for splits in metrics.values() for m in splits.values())
+        for method in [*compared_methods(params), *([LLM_RUN] if has_llm else [])]:
             with child_run(
                 f"method-{method}",
                 params=method_params(params, method),
@@ -166,7 +200,8 @@ def main() -> None:
             ):
                 for dataset, splits in metrics.items():
                     for split, methods in splits.items():
-                        log_metrics(methods[method], prefix=f"{dataset}.{split}.")
+                        if method in methods:  # llm: only the splits it re-ranked
+                            log_metrics(methods[method], prefix=f"{dataset}.{split}.")
                 log_metrics(embed_stats(params, method), prefix="cost.")
         for name in ("metrics.json", "comparison.md", "figures/comparison.png", "per_query.csv"):
             log_artifact(reports / name)

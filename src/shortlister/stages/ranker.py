@@ -50,28 +50,42 @@ def ranker_configs(params: dict[str, Any], name: str) -> tuple[LtrConfig, Featur
     rankers = params.get("rankers", {})
     if name not in rankers:
         raise KeyError(f"params.yaml: no rankers.{name}; expected one of {sorted(rankers)}")
-    ltr_cfg, feat_cfg = split_config(rankers[name])
-    # New pools (CLI, service) are embedded exactly as the pipeline's sbert/tfidf methods.
-    feat_cfg.sbert = dict(params["methods"]["sbert"])
+    cfg = dict(rankers[name])
+    encoder = feature_encoder(params, name)
+    cfg.pop("encoder", None)
+    ltr_cfg, feat_cfg = split_config(cfg)
+    # New pools (CLI, service) are embedded exactly as the pipeline's encoder/tfidf methods.
+    feat_cfg.sbert = dict(params["methods"][encoder])
     feat_cfg.tfidf = dict(params["methods"]["tfidf"])
     return ltr_cfg, feat_cfg
 
 
+def feature_encoder(params: dict[str, Any], name: str) -> str:
+    """The dense encoder behind the `sbert_*` features: rankers.<name>.encoder (a method key)."""
+    encoder = params["rankers"][name].get("encoder", "sbert")
+    if encoder not in params["methods"]:
+        raise KeyError(
+            f"rankers.{name}.encoder = {encoder!r} is not a method; expected one of "
+            f"{sorted(params['methods'])}"
+        )
+    return encoder
+
+
 def dataset_index(
-    params: dict[str, Any], dataset: Dataset, cfg: FeatureConfig
+    params: dict[str, Any], dataset: Dataset, cfg: FeatureConfig, encoder: str = "sbert"
 ) -> tuple[PoolIndex, Embedder]:
     """The pool index from the embed stage's fitted models and stored matrices."""
     models, emb = Path(params["paths"]["models"]), Path(params["paths"]["embeddings"])
-    for method in ("sbert", "tfidf"):
+    for method in (encoder, "tfidf"):
         ids = (emb / method / f"{dataset.name}.ids.txt").read_text().split()
         if ids != dataset.candidates["id"].tolist():
             raise RuntimeError(f"{emb / method}: embeddings are stale for {dataset.name}")
-    sbert = load_embedder(models / "sbert" / dataset.name)
+    sbert = load_embedder(models / encoder / dataset.name)
     index = build_pool_index(
         dataset.candidates,
         cfg,
         sbert=sbert,
-        sbert_matrix=load_matrix(emb / "sbert" / dataset.name),
+        sbert_matrix=load_matrix(emb / encoder / dataset.name),
         tfidf=load_embedder(models / "tfidf" / dataset.name),
         tfidf_matrix=load_matrix(emb / "tfidf" / dataset.name),
     )
@@ -115,9 +129,9 @@ def write_dataset_run(
 
 
 def indexed(
-    params: dict[str, Any], dataset: Dataset, cfg: FeatureConfig
+    params: dict[str, Any], dataset: Dataset, cfg: FeatureConfig, encoder: str = "sbert"
 ) -> tuple[PoolIndex, QueryScores, Embedder]:
-    index, sbert = dataset_index(params, dataset, cfg)
+    index, sbert = dataset_index(params, dataset, cfg, encoder)
     return index, score_queries(index, dataset.queries["query"].tolist(), sbert), sbert
 
 
@@ -142,14 +156,16 @@ def run(params: dict[str, Any], name: str) -> dict[str, Any]:
     """Train, save, write runs; returns the report (also written as JSON)."""
     paths = params["paths"]
     ltr_cfg, feat_cfg = ranker_configs(params, name)
+    encoder = feature_encoder(params, name)
     datasets = load_datasets(params)
     default = next(ds for ds in datasets if ds.name == DEFAULT)
-    index, qs, sbert = indexed(params, default, feat_cfg)
+    index, qs, sbert = indexed(params, default, feat_cfg, encoder)
     result = train(ltr_cfg, feat_cfg, default, index, qs)
     model_dir = save_ranker(Path(paths["models"]) / "ranker" / name, result, ltr_cfg, feat_cfg)
     ranker = LtrRanker(result.model, result.scaler, feat_cfg, sbert, name)
     report: dict[str, Any] = {
         "name": name,
+        "encoder": encoder,
         "loss": ltr_cfg.loss,
         "n_features": len(result.scaler.mean),
         "n_training_pairs": result.n_pairs,
@@ -162,7 +178,7 @@ def run(params: dict[str, Any], name: str) -> dict[str, Any]:
     }
     for ds in datasets:
         if ds is not default:
-            index, qs, _ = indexed(params, ds, feat_cfg)
+            index, qs, _ = indexed(params, ds, feat_cfg, encoder)
         stats = write_dataset_run(
             ranker, ds, index, qs, Path(paths["runs"]) / name, params["evaluation"]["run_depth"]
         )

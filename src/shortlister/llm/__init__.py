@@ -1,0 +1,2 @@
+"""LLM ranking: prompts, backends (local transformers, OpenAI-compatible APIs), parsing,
+fine-tuning."""

