@@ -334,3 +334,26 @@ def test_real_server_refuses_a_chunked_oversized_body(state):
         assert response.status == 413
         assert json.loads(response.read())["error"] == "body_too_large"
         conn.close()
+
+
+def test_pipeline_default_that_cannot_load_falls_back(small_pool_csv, tmp_path):
+    params = {
+        "embeddings": {"name": "sbert-tuned"},
+        "methods": {"sbert-tuned": {"name": "sbert-tuned", "model": str(tmp_path / "none")}},
+        "serve": {
+            "methods": ["tfidf", "sbert-tuned"],
+            "fit_methods": ["tfidf", "sbert-tuned"],
+            "fallback_method": "tfidf",
+            "candidates": str(small_pool_csv),
+            "ltr_model_dir": "",
+        },
+        "paths": {"models": str(tmp_path / "models")},
+    }
+    state = build_state(ServeSettings.from_params(params))
+    assert state.settings.method == "tfidf"
+    assert "sbert-tuned" in state.unavailable and "sbert-tuned" not in state.methods
+    client = TestClient(create_app(state.settings, state=state))
+    assert _rank(client, query=QUERY, top_k=3)["method"] == "tfidf"
+    # A method the user chose still has to load.
+    with pytest.raises(FileNotFoundError):
+        build_state(ServeSettings.from_params(params, method="sbert-tuned"))

@@ -22,6 +22,11 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     method: str | None = None  # default method of a request; None: the first of `methods`
+    # When the default method came from the pipeline (embeddings.name, not chosen by the
+    # user) and cannot be served (e.g. sbert-tuned before its training stage ran), this one
+    # is the default instead; None: the first method that loads.
+    fallback_method: str | None = None
+    method_from_pipeline: bool = False
     methods: Sequence[str] = ("tfidf", "sbert")
     fit_methods: Sequence[str] = ("tfidf", "sbert")  # may be fitted on a pool at start-up
     candidates: str | None = None  # None: the pipeline's cleaned default pool
@@ -92,9 +97,10 @@ class ServeSettings:
             raise ConfigError(
                 f"serve: unknown option(s) {unknown}; expected some of {sorted(known)}"
             )
+        serve.update({k: v for k, v in overrides.items() if v is not None})
         if serve.get("method") is None and "embeddings" in params:
             serve["method"] = params["embeddings"].get("name")
-        serve.update({k: v for k, v in overrides.items() if v is not None})
+            serve["method_from_pipeline"] = True
         serve.setdefault("method_configs", params.get("methods", {}))
         serve.setdefault("clean", params.get("data", {}).get("clean", {}))
         serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def build_state(settings: ServeSettings) -> ServiceState:
         try:
             methods[method] = load_method(settings, pool, source, method)
         except (DataError, ConfigError, FileNotFoundError, ImportError) as exc:
-            if method == settings.method:
+            if method == settings.method and not settings.method_from_pipeline:
                 raise
             unavailable[method] = str(exc)
             logger.warning("method %s not served: %s", method, exc)
@@ -232,4 +233,23 @@ def build_state(settings: ServeSettings) -> ServiceState:
             logger.info(
                 "%s ready: %d candidates indexed (%.2fs)", state.name, len(pool), state.load_seconds
             )
+    if settings.method not in methods:
+        settings.method = fallback_default(settings, methods, unavailable)
     return ServiceState(settings, pool, source, methods, unavailable)
+
+
+def fallback_default(
+    settings: ServeSettings, methods: Mapping[str, MethodState], unavailable: Mapping[str, str]
+) -> str:
+    """The request default when the pipeline's selected method could not be loaded."""
+    order = [settings.fallback_method, *settings.methods]
+    chosen = next((m for m in order if m in methods), None)
+    if chosen is None:
+        raise ConfigError(f"serve: no method could be served: {dict(unavailable)}")
+    logger.warning(
+        "default method %s not served (%s); requests default to %s",
+        settings.method,
+        unavailable.get(str(settings.method), "not loaded"),
+        chosen,
+    )
+    return chosen
