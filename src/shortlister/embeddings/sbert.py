@@ -88,12 +88,15 @@ class SbertEmbedder(Embedder):
         if self.config.cache_dir is None:
             return None
         if self._cache is None:
-            # The namespace changes with anything that changes the vectors.
-            ident = f"{resolve_model(self.config.model)}|{self.config.max_seq_length}|normalised"
+            ident = self._cache_ident()
             self._cache = EmbeddingCache(
                 self.config.cache_dir, hashlib.sha1(ident.encode()).hexdigest()[:16]
             )
         return self._cache
+
+    def _cache_ident(self) -> str:
+        """The cache namespace: changes with anything that changes the vectors."""
+        return f"{resolve_model(self.config.model)}|{self.config.max_seq_length}|normalised"
 
     def _encode_model(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from shortlister.embeddings.base import register
-from shortlister.embeddings.cache import EmbeddingCache
 from shortlister.embeddings.sbert import SbertConfig, SbertEmbedder
 from shortlister.errors import ConfigError
 
@@ -76,17 +75,9 @@ class TunedEmbedder(SbertEmbedder):
         _ = self.onnx if self.config.backend != "torch" else self.model
         return self
 
-    @property
-    def cache(self) -> EmbeddingCache | None:
-        if self.config.cache_dir is None:
-            return None
-        if self._cache is None:
-            # Retraining rewrites the same folder: the weights' hash keys the cache.
-            ident = f"{self._weights_digest()}|{self.config.max_seq_length}|{self.config.backend}"
-            self._cache = EmbeddingCache(
-                self.config.cache_dir, hashlib.sha1(ident.encode()).hexdigest()[:16]
-            )
-        return self._cache
+    def _cache_ident(self) -> str:
+        # Retraining rewrites the same folder: the weights' hash keys the cache.
+        return f"{self._weights_digest()}|{self.config.max_seq_length}|{self.config.backend}"
 
     def _weights_digest(self) -> str:
         directory = self._model_dir()

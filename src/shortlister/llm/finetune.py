@@ -585,30 +585,26 @@ def evaluate_reranker(
 
     `reranker` is a `shortlister.llm.rerank.LLMReranker`; every item is re-ranked once.
     """
-    from shortlister.evaluation.metrics import ndcg_at_k
     from shortlister.llm.rerank import RerankStats
 
     t0 = time.perf_counter()
     results = reranker.rerank_many([(query, top) for _, query, top in items])
     wall = time.perf_counter() - t0
     stats = RerankStats.of(results)
-    ndcg = [
-        ndcg_at_k(r.ids, qrels.get(qid, {}), ndcg_k, gain)
-        for (qid, _, _), r in zip(items, results, strict=True)
-    ]
+    rankings = {qid: r.ids for (qid, _, _), r in zip(items, results, strict=True)}
     return {
         "n_queries": len(items),
         "n_calls": stats.n_calls,
         "clean_share": 1.0 - stats.repair_share if stats.n_calls else math.nan,
         "answer_line_share": stats.answer_line_share,
-        f"ndcg@{ndcg_k}": sum(ndcg) / len(ndcg) if ndcg else math.nan,
+        f"ndcg@{ndcg_k}": mean_ndcg(rankings, qrels, ndcg_k, gain),
         "mean_latency_s": stats.mean_latency_s,
         "wall_s": round(wall, 3),
         "completion_tokens": stats.completion_tokens,
         "n_unknown": stats.n_unknown,
         "n_duplicates": stats.n_duplicates,
         "n_filled": stats.n_filled,
-        "rankings": {qid: r.ids for (qid, _, _), r in zip(items, results, strict=True)},
+        "rankings": rankings,
     }
 
 
@@ -619,10 +615,17 @@ def first_stage_ndcg(
     gain: str = "linear",
 ) -> float:
     """NDCG@k of the first-stage order itself: the line the LLM has to beat."""
+    return mean_ndcg({qid: [c for c, _ in top] for qid, _, top in items}, qrels, ndcg_k, gain)
+
+
+def mean_ndcg(
+    rankings: Mapping[str, Sequence[str]], qrels: Qrels, ndcg_k: int = 10, gain: str = "linear"
+) -> float:
+    """Mean NDCG@k over the ranked queries (NaN when there are none)."""
     from shortlister.evaluation.metrics import ndcg_at_k
 
     values = [
-        ndcg_at_k([c for c, _ in top], qrels.get(qid, {}), ndcg_k, gain) for qid, _, top in items
+        ndcg_at_k(list(ids), qrels.get(qid, {}), ndcg_k, gain) for qid, ids in rankings.items()
     ]
     return sum(values) / len(values) if values else math.nan
 
