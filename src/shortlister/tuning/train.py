@@ -31,7 +31,11 @@ from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-PHASE1_LOSSES = ("mnrl", "cached_mnrl")
+PHASE1_LOSSES = ("mnrl", "cached_mnrl", "mnrl_all")
+# mnrl_all: the GTE-style loss, every in-batch direction (anchor->positive, positive->anchor,
+# anchor->anchor, positive->positive); titles match titles both ways, so each pair gets
+# about four times the negatives for the same forward pass.
+ALL_DIRECTIONS = ("query_to_doc", "doc_to_query", "query_to_query", "doc_to_doc")
 PHASE2_LOSSES = ("cosent", "angle")
 
 
@@ -134,10 +138,14 @@ def load_base(cfg: TrainConfig):
 
 
 def build_loss(model, phase: PhaseConfig):
-    from sentence_transformers import losses
+    from sentence_transformers.sentence_transformer import losses
 
     if phase.loss == "mnrl":
         return losses.MultipleNegativesRankingLoss(model, scale=phase.scale)
+    if phase.loss == "mnrl_all":
+        return losses.MultipleNegativesRankingLoss(
+            model, scale=phase.scale, directions=ALL_DIRECTIONS
+        )
     if phase.loss == "cached_mnrl":
         return losses.CachedMultipleNegativesRankingLoss(
             model, scale=phase.scale, mini_batch_size=phase.mini_batch_size
