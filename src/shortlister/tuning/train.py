@@ -118,9 +118,10 @@ class PhaseResult:
 
 
 def fingerprint(cfg: TrainConfig, synonyms: pd.DataFrame, graded: pd.DataFrame) -> str:
-    """Changes with anything that changes training: config and the exact pairs."""
+    """Changes with anything that changes training: config and the exact pairs (graded
+    pairs only when the relatedness phase trains on them)."""
     digest = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True, default=str).encode())
-    for frame in (synonyms, graded):
+    for frame in (synonyms, graded) if cfg.relatedness.enabled else (synonyms,):
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
