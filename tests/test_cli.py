@@ -105,7 +105,7 @@ def test_rejects_never_overwrite_the_input(pool, tmp_path):
         ],
         tmp_path,
     )
-    assert result.exit_code == 1 and "would overwrite" in result.output
+    assert result.exit_code == 1 and "inputs are never overwritten" in result.output
     assert pool.read_text() == before
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from shortlister.errors import ShortlisterError
+from shortlister.outputs import guard_outputs
 
 logger = logging.getLogger("shortlister")
 
@@ -120,21 +121,80 @@ def _rank_llm(pool, queries: list[tuple[str, str]], cfg, search, top_k: int):
     }
 
 
-def _load_pool(candidates: Path, rejects_path: Path | None):
-    from shortlister.data.clean import clean_candidates, write_rejects
+def _clean_config(params_path: Path | None):
+    """data.clean from --params when given, else the defaults: titles and queries alike."""
+    from shortlister.data.clean import CleanConfig
+
+    if params_path is None:
+        return CleanConfig()
+    from shortlister.params import load_params
+
+    return CleanConfig(**(load_params(params_path).get("data", {}).get("clean") or {}))
+
+
+def _load_pool(candidates: Path, clean_cfg, rejects_path: Path, warnings_path: Path):
+    """The cleaned pool; rejected rows and per-row warnings written where they belong."""
+    from shortlister.data.clean import clean_candidates, write_rejects, write_warnings
     from shortlister.data.loader import load_candidates
 
-    result = clean_candidates(load_candidates(candidates))
-    n_rejected = len(result.rejects)
-    if n_rejected:
-        target = rejects_path or Path.cwd() / f"{candidates.stem}.rejects.csv"
-        if target.resolve() == candidates.resolve():
-            _fail(f"--rejects {target} would overwrite the candidate file")
-        write_rejects(result.rejects, target)
-        click.echo(f"{n_rejected} row(s) rejected, reasons in {target}", err=True)
+    result = clean_candidates(load_candidates(candidates), clean_cfg)
+    if len(result.rejects):
+        write_rejects(result.rejects, rejects_path)
+        click.echo(f"{len(result.rejects)} row(s) rejected, reasons in {rejects_path}", err=True)
+    if len(result.warnings):
+        write_warnings(result.warnings, warnings_path)
+        click.echo(
+            f"{result.counts['n_control_chars_removed']} control character(s) removed from "
+            f"{result.counts['n_rows_with_control_chars']} row(s), listed in {warnings_path}",
+            err=True,
+        )
     if result.clean.empty:
         _fail(f"{candidates}: no candidate left after cleaning")
     return result.clean
+
+
+def _normalised_query(query: str, clean_cfg, *, stars: bool) -> str | None:
+    """--query as titles are cleaned (None: empty, allowed only with stars)."""
+    from shortlister.data.clean import normalise_query
+
+    text = normalise_query(query, clean_cfg, field="--query")
+    if not text and not stars and query.strip():
+        _fail(
+            f"--query {query!r} has no text left after normalisation (only control "
+            "characters or separators); expected a target role"
+        )
+    return text or None
+
+
+def _normalised_queries(path: Path, clean_cfg):
+    """The batch queries file, read and checked (ids, text) before any ranking work."""
+    from shortlister.data.clean import normalise_query
+    from shortlister.errors import DataError
+    from shortlister.evaluation.trec import read_queries
+
+    frame = read_queries(path)
+    texts = []
+    for qid, text in zip(frame["query_id"], frame["query"], strict=True):
+        clean = normalise_query(text, clean_cfg, path=path, field=f"query of {qid!r}")
+        if not clean:
+            raise DataError(
+                f"query {qid!r} has no text left after normalisation; expected a target role",
+                path=path,
+                field="query",
+            )
+        texts.append(clean)
+    return frame.assign(query=texts)
+
+
+def _report_batch_matches(matches: dict, method: str) -> None:
+    missed = sorted(qid for qid, m in matches.items() if not m.matched)
+    if missed:
+        shown = ", ".join(missed[:10]) + (", ..." if len(missed) > 10 else "")
+        click.echo(
+            f"notice: {len(missed)} of {len(matches)} queries match no candidate with "
+            f"{method} (best score at or below the method's floor): {shown}",
+            err=True,
+        )
 
 
 def _print_table(pool, order, scores, starred: set[str]) -> None:
@@ -164,17 +224,67 @@ def _print_table(pool, order, scores, starred: set[str]) -> None:
         click.echo("* starred (pinned at the top)")
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every failure a user can cause ends in one line and exit status 1.
+
+    Click's usage errors keep status 2. Anything unexpected prints a one-line summary and
+    the file its full traceback was written to (`--debug` shows it instead).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except ShortlisterError as exc:
+            raise click.ClickException(_one_line(str(exc))) from None
+        except BrokenPipeError:
+            # `shortlister rank ... | head`: the reader left; nothing more to say.
+            sys.stderr.close()
+            sys.exit(1)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(
+                _one_line(f"cannot access{where}: {exc.strerror or exc}; check the path")
+            ) from None
+        except Exception as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            raise click.ClickException(_internal_error(exc)) from None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _internal_error(exc: Exception) -> str:
+    import tempfile
+    import traceback
+
+    summary = _one_line(f"internal error: {type(exc).__name__}: {exc}")[:300]
+    try:
+        fd, path = tempfile.mkstemp(prefix="shortlister-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return f"{summary}; rerun with --debug for the traceback"
+    return f"{summary}; the full traceback is in {path} (or rerun with --debug); please report it"
+
+
+@click.group(cls=_Commands)
 @click.option(
     "--log-level",
     default="WARNING",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
-def main(log_level: str) -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
+@click.pass_context
+def main(ctx: click.Context, log_level: str, debug: bool) -> None:
     """shortlister: rank job candidates by fit to a target role."""
     from shortlister.logs import configure_logging
 
+    ctx.obj = {"debug": debug}
     configure_logging(log_level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -253,6 +363,13 @@ def main(log_level: str) -> None:
     type=click.Path(path_type=Path),
     help="Where rejected rows go [default: ./<candidates>.rejects.csv].",
 )
+@click.option(
+    "--warnings",
+    "warnings_path",
+    type=click.Path(path_type=Path),
+    help="Where per-row warnings (control characters removed) go, when there are any "
+    "[default: ./<candidates>.warnings.csv].",
+)
 def rank(
     candidates,
     query,
@@ -272,6 +389,7 @@ def rank(
     out,
     params_path,
     rejects,
+    warnings_path,
 ) -> None:
     """Rank candidates for one target role, or for a file of queries (batch mode)."""
     if queries is not None and (query is not None or stars):
@@ -280,9 +398,33 @@ def rank(
         _fail("give --query TEXT, --star ID, or --queries FILE")
     if queries is not None and out is None:
         _fail("batch mode needs --out RUN.tsv for the TREC run file")
+    learned = model_dir is not None or method in LEARNED_RANKERS
+    empty_query = query is not None and not query.strip()
+    if method == "llm" and (stars or empty_query):
+        _fail("--method llm re-ranks for a --query; --star works with embedding methods")
+    if learned and (stars or empty_query):
+        _fail(f"--method {method} re-ranks for a --query; --star works with embedding methods")
+    # Before any work: no output may be an input (or another output), by inode.
+    default_rejects = Path.cwd() / f"{candidates.stem}.rejects.csv"
+    default_warnings = Path.cwd() / f"{candidates.stem}.warnings.csv"
+    guard_outputs(
+        {
+            "--out": out,
+            "--rejects": rejects or default_rejects,
+            "--warnings": warnings_path or default_warnings,
+        },
+        {"the candidate file": candidates, "the queries file": queries,
+         "the params file": params_path},
+        deferred=[label for label, given in (("--rejects", rejects),
+                                             ("--warnings", warnings_path)) if given is None],
+    )  # fmt: skip
+    clean_cfg = _clean_config(params_path)
+    text = None if query is None else _normalised_query(query, clean_cfg, stars=bool(stars))
+    batch = None if queries is None else _normalised_queries(queries, clean_cfg)
+    pool = _load_pool(
+        candidates, clean_cfg, rejects or default_rejects, warnings_path or default_warnings
+    )
     if method == "llm":
-        if stars or query is not None and not query.strip():
-            _fail("--method llm re-ranks for a --query; --star works with embedding methods")
         overrides = {
             "backend": llm_backend,
             "model": llm_model,
@@ -291,57 +433,64 @@ def rank(
             "window": llm_window,
             "step": llm_step,
         }
-        try:
-            pool = _load_pool(candidates, rejects)
-        except ShortlisterError as exc:
-            _fail(str(exc))
-        _rank_with_llm(pool, query, queries, out, top_k, params_path, first_stage, model_dir,
+        _rank_with_llm(pool, text, batch, out, top_k, params_path, first_stage, model_dir,
                        overrides)  # fmt: skip
         return
-    learned = model_dir is not None or method in LEARNED_RANKERS
-    if learned and (stars or query is not None and not query.strip()):
-        _fail(f"--method {method} re-ranks for a --query; --star works with embedding methods")
-    try:
-        from shortlister.ranking.ranker import Ranker
+    if learned:
+        _rank_learned(pool, text, batch, out, top_k, method, model_dir)
+        return
+    from shortlister.evaluation.trec import write_run
+    from shortlister.ranking.ranker import Ranker
 
-        pool = _load_pool(candidates, rejects)
-        if learned:
-            ltr = _learned_ranker(method, model_dir)
-            if queries is not None:
-                n = ltr.write_batch_run(queries, pool, out, top_k=top_k, tag=method)
-                click.echo(f"wrote {n} queries x top {top_k} to {out}", err=True)
-                return
-            order, scores = ltr.search(query, pool, k=top_k)
-            _print_table(pool, order, scores, set())
+    ranker = Ranker.fit(pool, _method_config(method, params_path))
+    if batch is not None:
+        run = ranker.batch(batch, top_k)
+        write_run(out, run, tag=method)
+        click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
+        _report_batch_matches(ranker.batch_matches(run), method)
+        return
+    if text is not None and not stars:
+        match = ranker.match(text)
+        if not match.matched:
+            click.echo(f"notice: {match.notice(text, method)}", err=True)
             return
-        ranker = Ranker.fit(pool, _method_config(method, params_path))
-        if queries is not None:
-            n = ranker.write_batch_run(queries, out, top_k=top_k, tag=method)
-            click.echo(f"wrote {n} queries x top {top_k} to {out}", err=True)
-            return
-        order, scores = ranker.search(query, list(stars), k=top_k, star_weight=star_weight)
-        _print_table(pool, order, scores, set(stars))
-    except ShortlisterError as exc:
-        _fail(str(exc))
+    order, scores = ranker.search(text, list(stars), k=top_k, star_weight=star_weight)
+    _print_table(pool, order, scores, set(stars))
+
+
+def _rank_learned(pool, query, batch, out, top_k, method, model_dir) -> None:
+    from shortlister.evaluation.trec import write_run
+    from shortlister.ranking.ranker import Ranker
+
+    ltr = _learned_ranker(method, model_dir)
+    # No-match is judged on the ranker's own Sentence-BERT space, like the embedding methods.
+    sbert = Ranker(pool.reset_index(drop=True), ltr.sbert, ltr.index(pool).sbert)
+    if batch is not None:
+        write_run(out, ltr.batch(batch, pool, top_k), tag=method)
+        click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
+        _report_batch_matches(sbert.batch_matches(sbert.batch(batch, 1)), method)
+        return
+    match = sbert.match(query)
+    if not match.matched:
+        click.echo(f"notice: {match.notice(query, method)}", err=True)
+        return
+    order, scores = ltr.search(query, pool, k=top_k)
+    _print_table(pool, order, scores, set())
 
 
 def _rank_with_llm(
-    pool, query, queries, out, top_k, params_path, first_stage, model_dir, overrides
+    pool, query, batch, out, top_k, params_path, first_stage, model_dir, overrides
 ) -> None:
-    from shortlister.evaluation.trec import read_queries, write_run
+    from shortlister.evaluation.trec import write_run
 
-    try:
-        cfg = _llm_config(params_path, overrides)
-        search = _first_stage(first_stage, pool, model_dir, params_path)
-        if queries is not None:
-            frame = read_queries(queries)
-            pairs = list(zip(frame["query_id"], frame["query"], strict=True))
-            write_run(out, _rank_llm(pool, pairs, cfg, search, top_k), tag="llm")
-            click.echo(f"wrote {len(pairs)} queries x top {top_k} to {out}", err=True)
-            return
-        ranked = _rank_llm(pool, [("query", query)], cfg, search, top_k)["query"]
-    except ShortlisterError as exc:
-        _fail(str(exc))
+    cfg = _llm_config(params_path, overrides)
+    search = _first_stage(first_stage, pool, model_dir, params_path)
+    if batch is not None:
+        pairs = list(zip(batch["query_id"], batch["query"], strict=True))
+        write_run(out, _rank_llm(pool, pairs, cfg, search, top_k), tag="llm")
+        click.echo(f"wrote {len(pairs)} queries x top {top_k} to {out}", err=True)
+        return
+    ranked = _rank_llm(pool, [("query", query)], cfg, search, top_k)["query"]
     import numpy as np
 
     rows = {cid: i for i, cid in enumerate(pool["id"])}

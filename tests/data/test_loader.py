@@ -286,7 +286,9 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
         "screening_score",
         "connection",
         "source_row",
+        "screening_score_text",
     ]
+    assert df[schema.SCORE_TEXT].tolist() == ["55.5", ""]
     assert df[schema.ID].tolist() == ["1", "2"]
     assert df[schema.TITLE].tolist() == ["HR Manager", ""]
     assert df[schema.LOCATION].tolist() == ["Austin", "Boston"]

@@ -11,6 +11,7 @@ import functools
 import logging
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 
 from shortlister.data import schema
 from shortlister.errors import ConfigError, DataError
+from shortlister.outputs import write_people_csv
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ PLACEHOLDER_TITLES: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+WARNING_COLUMNS: tuple[str, ...] = (schema.ID, schema.SOURCE_ROW, "field", "warning")
+
 REJECT_CODES: tuple[str, ...] = (
     "missing_title",
     "placeholder_title",
@@ -97,6 +101,8 @@ _LINE_BREAKS = frozenset("\n\r\t\v\f\x85\u2028\u2029")
 _WHITESPACE_RUN = re.compile(r"\s+")
 _PIPE = re.compile(r"\s*\|\s*")
 _EDGE_SEPARATORS = re.compile(r"^[\s|,\-]+|[\s|,\-]+$")
+# Names for the control characters exports actually carry (the rest show as U+XXXX).
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x1b": "ESC", "\x7f": "DEL"}
 
 
 @dataclass
@@ -145,6 +151,16 @@ def _check_int(name: str, value: object, *, minimum: int) -> None:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class NormalisedTitle:
+    """What `normalise_title` made of a text."""
+
+    title: str  # normalised, abbreviations expanded
+    before_expansion: str  # normalised only: what length limits are judged on
+    n_expanded: int
+    removed: Counter[str]  # control characters dropped, by character
+
+
 @dataclass
 class CleanResult:
     """Output of `clean_candidates`."""
@@ -152,32 +168,105 @@ class CleanResult:
     clean: pd.DataFrame  # input columns plus `title_raw`; `title` is the cleaned title
     rejects: pd.DataFrame  # rejected input rows, original columns, plus `reason`
     counts: dict[str, int]
+    # Kept rows whose text was changed in a way worth saying: id, source_row, field, warning.
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
 
 
-def _normalise_chars(text: str) -> str:
-    """NFKC, invisible characters removed, whitespace collapsed; punctuation untouched."""
+def _normalise_chars(text: str, removed: Counter[str] | None = None) -> str:
+    """NFKC, invisible characters removed, whitespace collapsed; punctuation untouched.
+
+    Control characters other than line breaks and tabs (NUL, ESC, DEL, C1 controls...)
+    are dropped and, when `removed` is given, counted there by character.
+    """
     text = unicodedata.normalize("NFKC", text)
     kept = []
     for ch in text:
         if ch in _LINE_BREAKS:
             kept.append(" ")
-        elif ch in _INVISIBLE or unicodedata.category(ch) in ("Cc", "Cf"):
             continue
-        else:
-            kept.append(ch)
+        category = unicodedata.category(ch)
+        if ch in _INVISIBLE or category in ("Cc", "Cf"):
+            if removed is not None and category == "Cc":
+                removed[ch] += 1
+            continue
+        kept.append(ch)
     return _WHITESPACE_RUN.sub(" ", "".join(kept)).strip()
 
 
-def normalise_text(text: str) -> str:
+def normalise_text(text: str, removed: Counter[str] | None = None) -> str:
     """Canonical form of a free-text field; keeps case and non-ASCII letters.
 
-    NFKC (full-width letters become ASCII), control and zero-width characters dropped,
-    newlines/tabs and whitespace runs become one space, spaces around ``|`` tidied to
-    ``" | "``, and stray separators (``|``, ``-``, ``,``) stripped from both ends.
+    NFKC (full-width letters become ASCII), control and zero-width characters dropped
+    (control characters counted into `removed` when given), newlines/tabs and whitespace
+    runs become one space, spaces around ``|`` tidied to ``" | "``, and stray separators
+    (``|``, ``-``, ``,``) stripped from both ends.
     """
-    text = _normalise_chars(text)
+    text = _normalise_chars(text, removed)
     text = _PIPE.sub(" | ", text)
     return _EDGE_SEPARATORS.sub("", text)
+
+
+def describe_removed(removed: Counter[str]) -> str:
+    """'2 control character(s) removed (U+0000 NUL x2)' for a warning or an error."""
+    parts = [
+        f"U+{ord(ch):04X}{' ' + _CONTROL_NAMES[ch] if ch in _CONTROL_NAMES else ''} x{n}"
+        for ch, n in sorted(removed.items())
+    ]
+    return f"{sum(removed.values())} control character(s) removed ({', '.join(parts)})"
+
+
+def check_encodable(
+    text: str, *, field: str, path: str | Path | None = None, row: int | None = None
+) -> None:
+    """DataError when `text` cannot be written as UTF-8 (a lone surrogate, e.g. '\\ud800').
+
+    Such text arrives through JSON escapes or undecodable command-line bytes; every
+    model and file writer would fail on it later, with a traceback.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise DataError(
+            f"contains unencodable text at character {exc.start + 1} "
+            f"(U+{ord(bad):04X}, a lone surrogate); expected valid Unicode text (UTF-8)",
+            path=path,
+            row=row,
+            field=field,
+        ) from None
+
+
+def normalise_title(text: str, cfg: CleanConfig | None = None) -> NormalisedTitle:
+    """The one normalisation of titles and queries: unicode, whitespace, abbreviations.
+
+    `clean_candidates` applies it to every title and every entry point (CLI, service,
+    pipeline stages, LLM prompts) to every query, so "hr" is matched as "human
+    resources" whichever side wrote it. Case is kept (the methods lower-case).
+    """
+    cfg = cfg or CleanConfig()
+    removed: Counter[str] = Counter()
+    before = normalise_text(text, removed)
+    title, n_expanded = before, 0
+    if cfg.expand_abbreviations and before:
+        title, n_expanded = expand_abbreviations(before, cfg.abbreviation_table())
+    return NormalisedTitle(title, before, n_expanded, removed)
+
+
+def normalise_query(
+    query: str,
+    cfg: CleanConfig | None = None,
+    *,
+    field: str = "query",
+    path: str | Path | None = None,
+    row: int | None = None,
+) -> str:
+    """A query as `normalise_title` cleans titles; DataError for unencodable text.
+
+    May return "" (a query of control characters or separators only): callers treat
+    that as an empty query.
+    """
+    check_encodable(query, field=field, path=path, row=row)
+    return normalise_title(query, cfg).title
 
 
 @functools.lru_cache(maxsize=32)
@@ -236,35 +325,36 @@ class _TitleVerdict:
     changed: bool
     code: str | None = None
     detail: str = ""
+    removed: Counter[str] = field(default_factory=Counter)  # control characters dropped
 
 
-def _judge_title(raw: object, cfg: CleanConfig, table: dict[str, str]) -> _TitleVerdict:
+def _judge_title(raw: object, cfg: CleanConfig) -> _TitleVerdict:
     """Clean one title, or say which reject code applies and why."""
     raw_text = "" if _is_missing(raw) else str(raw)
+    normalised = normalise_title(raw_text, cfg)
+    removed = normalised.removed
     basic = _normalise_chars(raw_text)
     # Check placeholders before separators are stripped, otherwise "-" would look empty.
     if basic.lower() in PLACEHOLDER_TITLES:
-        return _TitleVerdict("", 0, True, "placeholder_title", f"{basic!r} is a placeholder")
-    title = normalise_text(raw_text)
+        detail = f"{basic!r} is a placeholder"
+        return _TitleVerdict("", 0, True, "placeholder_title", detail, removed)
+    title = normalised.before_expansion
     changed = title != raw_text
     if not title:
         detail = "title is missing" if not raw_text.strip() else f"{raw_text!r} has no text"
-        return _TitleVerdict("", 0, changed, "missing_title", detail)
+        return _TitleVerdict("", 0, changed, "missing_title", detail, removed)
     letters = sum(ch.isalpha() for ch in title)
     if letters < cfg.min_letters:
         detail = f"{title!r} has {letters} letter(s), expected at least {cfg.min_letters}"
-        return _TitleVerdict(title, 0, changed, "no_letters", detail)
+        return _TitleVerdict(title, 0, changed, "no_letters", detail, removed)
     # Length is judged on what the candidate wrote, before expansion lengthens it.
     if len(title) > cfg.max_title_chars:
         detail = (
             f"title has {len(title)} characters, expected at most {cfg.max_title_chars} "
             "(max_title_chars)"
         )
-        return _TitleVerdict(title, 0, changed, "title_too_long", detail)
-    n_expanded = 0
-    if cfg.expand_abbreviations:
-        title, n_expanded = expand_abbreviations(title, table)
-    return _TitleVerdict(title, n_expanded, changed)
+        return _TitleVerdict(title, 0, changed, "title_too_long", detail, removed)
+    return _TitleVerdict(normalised.title, normalised.n_expanded, changed, removed=removed)
 
 
 def _is_missing(value: object) -> bool:
@@ -299,19 +389,22 @@ def clean_candidates(df: pd.DataFrame, cfg: CleanConfig | None = None) -> CleanR
             f"already has a '{schema.TITLE_RAW}' column; expected uncleaned candidates",
             field=schema.TITLE_RAW,
         )
-    table = cfg.abbreviation_table()
-    verdicts = [_judge_title(raw, cfg, table) for raw in df[schema.TITLE].tolist()]
+    verdicts = [_judge_title(raw, cfg) for raw in df[schema.TITLE].tolist()]
     row_labels = _row_labels(df)
     keep = [i for i, v in enumerate(verdicts) if v.code is None]
     drop = [i for i, v in enumerate(verdicts) if v.code is not None]
 
-    clean = _clean_frame(df, keep, [verdicts[i].title for i in keep])
-    rejects = df.iloc[drop].reset_index(drop=True)
-    rejects[schema.REASON] = [
-        f"{verdicts[i].code}: row {row_labels[i]}, field '{schema.TITLE}': {verdicts[i].detail}"
-        for i in drop
-    ]
-    counts = _counts(df, clean, rejects, verdicts)
+    clean, location_removed = _clean_frame(df, keep, [verdicts[i].title for i in keep])
+    reasons = [_reason(verdicts[i], row_labels[i]) for i in drop]
+    rejects = _echo(df.iloc[drop].reset_index(drop=True))
+    rejects[schema.REASON] = pd.Series(reasons, index=rejects.index, dtype="object")
+    warnings = _warnings(
+        df,
+        row_labels,
+        {i: verdicts[i].removed for i in keep},
+        dict(zip(keep, location_removed, strict=True)),
+    )
+    counts = _counts(df, clean, rejects, verdicts, location_removed, warnings)
     # Nothing may vanish between input and the two outputs.
     assert counts["n_input"] == counts["n_clean"] + counts["n_rejected"], counts
     assert counts["n_rejected"] == sum(counts[f"n_rejected_{c}"] for c in REJECT_CODES), counts
@@ -322,7 +415,48 @@ def clean_candidates(df: pd.DataFrame, cfg: CleanConfig | None = None) -> CleanR
         counts["n_rejected"],
         counts,
     )
-    return CleanResult(clean=clean, rejects=rejects, counts=counts)
+    return CleanResult(clean=clean, rejects=rejects, counts=counts, warnings=warnings)
+
+
+def _reason(verdict: _TitleVerdict, row: int) -> str:
+    reason = f"{verdict.code}: row {row}, field '{schema.TITLE}': {verdict.detail}"
+    if verdict.removed:
+        reason += f"; {describe_removed(verdict.removed)}"
+    return reason
+
+
+def _echo(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows as the file wrote them: the score's own text, not its float."""
+    if schema.SCORE_TEXT not in rows.columns:
+        return rows
+    rows = rows.copy()
+    rows[schema.SCREENING_SCORE] = rows.pop(schema.SCORE_TEXT).astype("object")
+    return rows
+
+
+def _warnings(
+    df: pd.DataFrame,
+    row_labels: list[int],
+    title_removed: dict[int, Counter[str]],
+    location_removed: dict[int, Counter[str]],
+) -> pd.DataFrame:
+    """One row per kept candidate and field whose text lost control characters."""
+    ids = df[schema.ID].astype(str).tolist() if schema.ID in df.columns else None
+    records = []
+    fields = ((schema.TITLE, title_removed), (schema.LOCATION, location_removed))
+    for name, removed_by_row in fields:
+        for i, removed in removed_by_row.items():
+            if removed:
+                records.append(
+                    {
+                        schema.ID: "" if ids is None else ids[i],
+                        schema.SOURCE_ROW: row_labels[i],
+                        "field": name,
+                        "warning": describe_removed(removed),
+                    }
+                )
+    records.sort(key=lambda r: (r[schema.SOURCE_ROW], r["field"]))
+    return pd.DataFrame(records, columns=WARNING_COLUMNS)
 
 
 def _row_labels(df: pd.DataFrame) -> list[int]:
@@ -332,19 +466,33 @@ def _row_labels(df: pd.DataFrame) -> list[int]:
     return list(range(1, len(df) + 1))
 
 
-def _clean_frame(df: pd.DataFrame, keep: list[int], titles: list[str]) -> pd.DataFrame:
+def _clean_frame(
+    df: pd.DataFrame, keep: list[int], titles: list[str]
+) -> tuple[pd.DataFrame, list[Counter[str]]]:
+    """Kept rows with cleaned titles and locations, and each location's removed controls."""
     clean = df.iloc[keep].reset_index(drop=True)
+    if schema.SCORE_TEXT in clean.columns:
+        clean = clean.drop(columns=schema.SCORE_TEXT)
     raw = clean[schema.TITLE]
     clean[schema.TITLE] = pd.Series(titles, index=clean.index, dtype="str")
     clean.insert(clean.columns.get_loc(schema.TITLE) + 1, schema.TITLE_RAW, raw)
+    removed: list[Counter[str]] = [Counter() for _ in keep]
     if schema.LOCATION in clean.columns:
-        locations = [_clean_location(v) for v in clean[schema.LOCATION].tolist()]
+        locations = [
+            "" if _is_missing(v) else normalise_text(str(v), removed[i])
+            for i, v in enumerate(clean[schema.LOCATION].tolist())
+        ]
         clean[schema.LOCATION] = pd.Series(locations, index=clean.index, dtype="str")
-    return clean
+    return clean, removed
 
 
 def _counts(
-    df: pd.DataFrame, clean: pd.DataFrame, rejects: pd.DataFrame, verdicts: list[_TitleVerdict]
+    df: pd.DataFrame,
+    clean: pd.DataFrame,
+    rejects: pd.DataFrame,
+    verdicts: list[_TitleVerdict],
+    location_removed: list[Counter[str]],
+    warnings: pd.DataFrame,
 ) -> dict[str, int]:
     kept = [v for v in verdicts if v.code is None]
     counts = {"n_input": len(df), "n_clean": len(clean), "n_rejected": len(rejects)}
@@ -353,12 +501,31 @@ def _counts(
     counts["n_distinct_titles"] = int(clean[schema.TITLE].nunique())
     counts["n_abbreviations_expanded"] = sum(v.n_expanded for v in kept)
     counts["n_changed_by_normalisation"] = sum(v.changed for v in kept)
+    # Said out loud: control characters (NUL, ESC, ...) are removed, never silently.
+    counts["n_control_chars_removed"] = sum(sum(v.removed.values()) for v in verdicts) + sum(
+        sum(r.values()) for r in location_removed
+    )
+    counts["n_rows_with_control_chars"] = sum(
+        bool(v.removed) or (v.code is None and bool(r))
+        for v, r in zip(verdicts, _spread(verdicts, location_removed), strict=True)
+    )
+    counts["n_warnings"] = len(warnings)
     return counts
 
 
+def _spread(verdicts: list[_TitleVerdict], kept_values: list[Counter[str]]) -> list[Counter[str]]:
+    """Per-kept-row values laid out over all rows (empty for rejected ones)."""
+    values = iter(kept_values)
+    return [next(values) if v.code is None else Counter() for v in verdicts]
+
+
 def write_rejects(rejects: pd.DataFrame, path: str | Path) -> None:
-    """Write rejects as CSV, header only when there are none, so the output always exists."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rejects.to_csv(path, index=False)
+    """Write rejects as spreadsheet-safe CSV, header only when there are none, atomically."""
+    write_people_csv(rejects, path)
     logger.info("wrote %d rejected row(s) to %s", len(rejects), path)
+
+
+def write_warnings(warnings: pd.DataFrame, path: str | Path) -> None:
+    """Write per-row warnings (control characters removed, ...) as spreadsheet-safe CSV."""
+    write_people_csv(warnings, path)
+    logger.info("wrote %d warning(s) to %s", len(warnings), path)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from shortlister.data import schema
 from shortlister.errors import ConfigError, DataError
+from shortlister.ids import id_problem
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def load_candidates(path: str | Path, *, delimiter: str | None = None) -> pd.Dat
     """Read candidates from `path` and validate them against the data contract.
 
     Returns columns ``id, title, location, screening_score`` (float64, NaN when blank or
-    absent), then extra columns in file order (strings, untouched), then ``source_row``.
+    absent), then extra columns in file order (strings, untouched), then ``source_row``
+    (and ``screening_score_text``, the score as written, when the file has scores).
     Titles are returned raw; `clean.clean_candidates` normalises them.
 
     `delimiter` overrides the one implied by the extension (``.csv`` -> ``,``,
@@ -292,6 +294,8 @@ def _build_frame(path: Path, layout: _Layout, records: list[_Record]) -> pd.Data
     for name, i in layout.extras:
         columns[name] = [rec.values[i] for rec in records]
     columns[schema.SOURCE_ROW] = np.array([rec.row for rec in records], dtype="int64")
+    if layout.score is not None:
+        columns[schema.SCORE_TEXT] = [rec.values[layout.score] for rec in records]
     return pd.DataFrame(columns)
 
 
@@ -303,6 +307,15 @@ def _validate_ids(path: Path, layout: _Layout, records: list[_Record]) -> list[s
         if not value:
             raise DataError(
                 f"id is empty{rec.where()}; expected a unique, non-empty id",
+                path=path,
+                row=rec.row,
+                field=schema.ID,
+            )
+        bad = id_problem(value)
+        if bad:
+            raise DataError(
+                f"id {value!r} {bad}{rec.where()}; expected an id without whitespace or "
+                "control characters (run files and qrels are whitespace-separated)",
                 path=path,
                 row=rec.row,
                 field=schema.ID,

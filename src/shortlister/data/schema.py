@@ -21,11 +21,14 @@ SOURCE_ROW = "source_row"
 # Added by the cleaner.
 TITLE_RAW = "title_raw"
 REASON = "reason"
+# Added by the loader, dropped by the cleaner: the score as the file wrote it ("7", not
+# 7.0), so rejected rows are echoed back unchanged.
+SCORE_TEXT = "screening_score_text"
 
 REQUIRED_COLUMNS: tuple[str, ...] = (ID, TITLE, LOCATION)
 CONTRACT_COLUMNS: tuple[str, ...] = (ID, TITLE, LOCATION, SCREENING_SCORE)
 # Columns the pipeline adds itself; a file that already has them would be ambiguous.
-RESERVED_COLUMNS: tuple[str, ...] = (SOURCE_ROW, TITLE_RAW, REASON)
+RESERVED_COLUMNS: tuple[str, ...] = (SOURCE_ROW, TITLE_RAW, REASON, SCORE_TEXT)
 
 SCORE_MIN = 0.0
 SCORE_MAX = 100.0

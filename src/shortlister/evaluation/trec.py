@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from shortlister.errors import DataError
+from shortlister.ids import id_problem
+from shortlister.outputs import write_text
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +204,15 @@ def _query_records(path: Path, header: list[str], lines: Iterable[str]) -> list[
         query_id = values[qid_col].strip()
         if not query_id:
             raise DataError("query id is empty", path=path, row=lineno, field="query_id")
+        bad = id_problem(query_id)
+        if bad:
+            raise DataError(
+                f"query id {query_id!r} {bad}; expected an id without whitespace or control "
+                "characters (run files are whitespace-separated)",
+                path=path,
+                row=lineno,
+                field="query_id",
+            )
         if not values[text_col].strip():
             raise DataError(
                 f"query text is empty for query '{query_id}'",
@@ -240,15 +251,16 @@ def _split_lines(path: Path) -> Iterable[tuple[int, list[str]]]:
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8")
+    write_text(path, "".join(lines))
 
 
 def _check_token(value: str, path: Path, field: str) -> None:
-    # A space inside an id would silently shift every later column on read-back.
-    if not value or any(ch.isspace() for ch in value):
+    # A space inside an id would silently shift every later column on read-back. Inputs
+    # are checked where they are read (loader, read_queries); this is the last guard.
+    bad = id_problem(value)
+    if bad:
         raise DataError(
-            f"{field} must be non-empty without whitespace, got {value!r}",
+            f"{field} {value!r} {bad}; expected it non-empty without whitespace",
             path=path,
             field=field,
         )

@@ -18,6 +18,7 @@ from shortlister.embeddings.base import Embedder, Matrix, build_embedder, load_e
 from shortlister.errors import DataError
 from shortlister.evaluation.trec import Run, read_queries, write_run
 from shortlister.ranking.cosine import cosine_scores, rank
+from shortlister.ranking.nomatch import MatchReport, dense_ratio, match_floor, report
 from shortlister.ranking.starred import (
     MAX_STARS,
     StarConfig,
@@ -85,6 +86,8 @@ class Ranker:
     # Score vectors (one float32 per candidate) of recent queries and stars, so a star
     # toggle re-ranks without a pass over the pool's vectors (0: none).
     score_cache_bytes: int = 0
+    # Dense methods' no-match floor as a share of the typical best (None: per method).
+    no_match_ratio: float | None = None
     _encode_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +139,16 @@ class Ranker:
     def positions(self) -> dict[str, int]:
         """id -> row; built once so validating stars does not scan the pool."""
         return {cid: i for i, cid in enumerate(self.ids)}
+
+    @cached_property
+    def match_floor(self) -> float:
+        """Best query scores at or under this mean no candidate matches (see nomatch)."""
+        ratio = self.no_match_ratio
+        return match_floor(self.matrix, dense_ratio(self.embedder.name) if ratio is None else ratio)
+
+    def match(self, query: str) -> MatchReport:
+        """Whether any candidate matches `query` at all (its scores come from the cache)."""
+        return report(self.query_scores(query)[0], self.match_floor)
 
     def encode_query(self, query: str) -> tuple[Matrix, bool]:
         """The query's vector and whether it came from the in-memory LRU cache."""
@@ -218,9 +231,18 @@ class Ranker:
         ids = self.ids
         return {qid: rank(ids, scores[i], k) for i, qid in enumerate(queries["query_id"])}
 
+    def batch_matches(self, run: Run) -> dict[str, MatchReport]:
+        """Per query of a `batch` run: whether its best candidate clears the floor."""
+        floor = self.match_floor
+        return {
+            qid: report(np.array([items[0][1]] if items else []), floor)
+            for qid, items in run.items()
+        }
+
     def write_batch_run(
-        self, queries_path: str | Path, out: str | Path, *, top_k: int, tag: str
+        self, queries: str | Path | pd.DataFrame, out: str | Path, *, top_k: int, tag: str
     ) -> int:
-        queries = read_queries(queries_path)
+        if not isinstance(queries, pd.DataFrame):
+            queries = read_queries(queries)
         write_run(out, self.batch(queries, top_k), tag=tag)
         return len(queries)

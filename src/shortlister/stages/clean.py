@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shortlister.data.clean import CleanConfig, clean_candidates, write_rejects
+from shortlister.data.clean import CleanConfig, clean_candidates, write_rejects, write_warnings
 from shortlister.data.loader import load_candidates
+from shortlister.outputs import guard_outputs, write_parquet
 from shortlister.stages.common import start, tracked, write_json
 from shortlister.tracking import log_artifact, log_metrics
 
@@ -18,12 +19,20 @@ def run(params: dict[str, Any]) -> dict[str, float]:
     paths = params["paths"]
     source = Path(paths["raw_default"]) / "candidates.csv"
     interim = Path(paths["interim"])
-    interim.mkdir(parents=True, exist_ok=True)
+    report = Path(paths["reports"]) / "clean.json"
+    outputs = {
+        "the cleaned pool": interim / "candidates.parquet",
+        "the rejects file": interim / "rejects.csv",
+        "the warnings file": interim / "warnings.csv",
+        "the clean report": report,
+    }
+    guard_outputs(outputs, {"the candidate file": source, "the params file": "params.yaml"})
     result = clean_candidates(load_candidates(source), CleanConfig(**params["data"]["clean"]))
-    result.clean.to_parquet(interim / "candidates.parquet", index=False)
+    write_parquet(result.clean, interim / "candidates.parquet")
     write_rejects(result.rejects, interim / "rejects.csv")
+    write_warnings(result.warnings, interim / "warnings.csv")
     counts = {k: float(v) for k, v in result.counts.items()}
-    write_json(Path(paths["reports"]) / "clean.json", counts)
+    write_json(report, counts)
     logger.info(
         "clean: %d kept, %d rejected (see %s)",
         result.counts["n_clean"],

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from shortlister.errors import ShortlisterError
 from shortlister.logs import configure_logging
+from shortlister.outputs import write_text
 from shortlister.params import load_params
 
 
@@ -26,7 +28,18 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
+def _one_line_errors(kind, exc, tb) -> None:
+    """A stage's user-caused failure (bad data, bad config, an unwritable output) is one
+    line on stderr and exit status 1; anything else keeps its traceback for developers."""
+    if isinstance(exc, ShortlisterError):
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        sys.stderr.flush()
+        return
+    sys.__excepthook__(kind, exc, tb)
+
+
 def start(argv_params: str | Path = "params.yaml") -> dict[str, Any]:
+    sys.excepthook = _one_line_errors
     configure_logging()
     # No network at run time: models come from packages or local folders.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -53,12 +66,9 @@ def tracked(stage: str, params: Mapping[str, Any], logged: Mapping[str, Any]) ->
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
     """Strict JSON (NaN becomes null), so DVC and other readers can parse it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(_nan_to_none(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return write_text(
+        path, json.dumps(_nan_to_none(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
     )
-    return path
 
 
 def _nan_to_none(value: Any) -> Any:
