@@ -167,23 +167,11 @@ def _normalised_query(query: str, clean_cfg, *, stars: bool) -> str | None:
 
 
 def _normalised_queries(path: Path, clean_cfg):
-    """The batch queries file, read and checked (ids, text) before any ranking work."""
-    from shortlister.data.clean import normalise_query
-    from shortlister.errors import DataError
-    from shortlister.evaluation.trec import read_queries
+    """The batch queries file, read and checked (ids, text) before any ranking work; each
+    query normalised as titles are, as the pipeline stages load them."""
+    from shortlister.data.datasets import load_queries
 
-    frame = read_queries(path)
-    texts = []
-    for qid, text in zip(frame["query_id"], frame["query"], strict=True):
-        clean = normalise_query(text, clean_cfg, path=path, field=f"query of {qid!r}")
-        if not clean:
-            raise DataError(
-                f"query {qid!r} has no text left after normalisation; expected a target role",
-                path=path,
-                field="query",
-            )
-        texts.append(clean)
-    return frame.assign(query=texts)
+    return load_queries(path, clean_cfg)
 
 
 def _report_batch_matches(matches: dict, method: str) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from shortlister.serve.settings import ServeSettings
 
+# TestClient's own Host, 'testserver', is refused by the default serve.allowed_hosts.
+LOCAL_URL = "http://127.0.0.1"
+
 
 def tfidf_settings(candidates: Path, **overrides) -> ServeSettings:
     return ServeSettings(candidates=str(candidates), methods=["tfidf"], **overrides)

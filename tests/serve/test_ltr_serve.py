@@ -24,6 +24,7 @@ from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
 from tests.ranking.test_ltr import HashEmbedder
+from tests.serve.helpers import LOCAL_URL
 
 QUERY = "aspiring human resources"
 
@@ -61,7 +62,7 @@ def served(trained_dir, hashed_sbert):
         candidates=str(csv), methods=["tfidf"], ltr_model_dir=str(model_dir), max_top_k=1000
     )
     state = build_state(settings)
-    return state, TestClient(create_app(settings, state=state))
+    return state, TestClient(create_app(settings, state=state), base_url=LOCAL_URL)
 
 
 def test_methods_list_the_learned_ranker(served):
@@ -138,7 +139,7 @@ def test_a_missing_model_is_listed_as_unavailable(trained_dir, hashed_sbert, tmp
     _, csv = trained_dir
     missing = tmp_path / "models" / "ranker" / "ranknet"
     settings = ServeSettings(candidates=str(csv), methods=["tfidf"], ltr_model_dir=str(missing))
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url=LOCAL_URL)
     body = client.get("/methods").json()
     assert [m["name"] for m in body["methods"]] == ["tfidf"]
     assert "no trained ranker" in body["unavailable"]["ranknet"]
@@ -147,7 +148,7 @@ def test_a_missing_model_is_listed_as_unavailable(trained_dir, hashed_sbert, tmp
     assert response.status_code == 422 and response.json()["error"] == "unknown_method"
     # An existing folder without a trained model: unavailable too, never an error.
     missing.mkdir(parents=True)
-    body = TestClient(create_app(settings)).get("/methods").json()
+    body = TestClient(create_app(settings), base_url=LOCAL_URL).get("/methods").json()
     assert "missing" in body["unavailable"]["ranknet"]
 
 

@@ -74,7 +74,7 @@ def _search(page, query: str) -> list[str]:
     page.fill("[data-testid=query]", query)
     page.press("[data-testid=query]", "Enter")
     page.wait_for_selector("[data-testid=result-row]")
-    page.wait_for_function("!document.body.classList.contains('busy')")
+    page.wait_for_function("() => !document.body.classList.contains('busy')")
     return _ids(page)
 
 
@@ -83,7 +83,7 @@ def _star_row(page, position: int, n_starred_after: int) -> str:
     cid = row.get_attribute("data-id")
     row.locator("[data-testid=star-toggle]").click()
     page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=result-row][data-starred=true]').length"
+        f"() => document.querySelectorAll('[data-testid=result-row][data-starred=true]').length"
         f" === {n_starred_after}"
     )
     return cid
@@ -118,9 +118,10 @@ def test_star_two_candidates_reranks_pins_and_clears(browser, tfidf_url):
 
     page.click("[data-testid=clear-stars]")
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=result-row][data-starred=true]').length === 0"
+        "() => document.querySelectorAll('[data-testid=result-row][data-starred=true]')"
+        ".length === 0"
     )
-    page.wait_for_function("!document.body.classList.contains('busy')")
+    page.wait_for_function("() => !document.body.classList.contains('busy')")
     assert _ids(page) == before
     assert page.locator("[data-testid=star-chip]").count() == 0
     assert page.locator("[data-testid=clear-stars]").is_disabled()
@@ -134,9 +135,10 @@ def test_unstarring_from_the_row_and_an_error_is_shown(browser, tfidf_url):
     starred = _star_row(page, 2, 1)
     page.locator(f"[data-testid=result-row][data-id='{starred}'] [data-testid=star-toggle]").click()
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=result-row][data-starred=true]').length === 0"
+        "() => document.querySelectorAll('[data-testid=result-row][data-starred=true]')"
+        ".length === 0"
     )
-    page.wait_for_function("!document.body.classList.contains('busy')")
+    page.wait_for_function("() => !document.body.classList.contains('busy')")
     assert _ids(page) == before
     # A request the server refuses shows its reason instead of a silent failure.
     page.evaluate(
@@ -176,7 +178,24 @@ def test_sbert_page_reranks_on_a_star(browser, small_pool_csv):
         after = _ids(page)
         assert after[0] == starred and after != before
         page.select_option("[data-testid=method]", "tfidf")
-        page.wait_for_function("document.getElementById('timing').textContent.startsWith('tfidf')")
+        page.wait_for_function(
+            "() => document.getElementById('timing').textContent.startsWith('tfidf')"
+        )
         assert _ids(page)[0] == starred  # stars survive a method switch
         assert not errors, errors
         page.close()
+
+
+def test_no_match_shows_a_notice_not_zeros(browser, tfidf_url):
+    page, errors = _open(browser, tfidf_url)
+    _search(page, QUERY)
+    page.fill("[data-testid=query]", "zzqxj")
+    page.press("[data-testid=query]", "Enter")
+    page.wait_for_selector("[data-testid=empty][data-state=no-match]")
+    assert page.locator("[data-testid=result-row]").count() == 0
+    notice = page.text_content("[data-testid=empty]")
+    assert "No candidate matches “zzqxj” with tfidf" in notice
+    assert _search(page, QUERY)  # a real role brings the list back
+    assert page.get_attribute("[data-testid=empty]", "data-state") == "empty"
+    assert errors == []
+    page.close()

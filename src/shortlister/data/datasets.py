@@ -1,4 +1,10 @@
-"""Evaluation datasets as the pipeline lays them out: a candidate pool, queries, judgments."""
+"""Evaluation datasets as the pipeline lays them out: a candidate pool, queries, judgments.
+
+Every stage reads queries through here, so each ranks, scores and prompts with the query
+normalised exactly as candidate titles are (`normalise_query`, the params' `data.clean`):
+"HR Mgr" is matched as "Human Resources Manager" on both sides. The file's text stays in
+`query_raw`.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,21 @@ from typing import Any
 
 import pandas as pd
 
+from shortlister.data.clean import CleanConfig, normalise_query
+from shortlister.errors import DataError
 from shortlister.evaluation.trec import Qrels, read_qrels, read_queries
 
 logger = logging.getLogger(__name__)
 
 DEFAULT = "default"
+QUERY_RAW = "query_raw"  # the query as the file wrote it; `query` is the normalised text
 
 
 @dataclass
 class Dataset:
     name: str
     candidates: pd.DataFrame  # at least id, title (cleaned)
-    queries: pd.DataFrame  # query_id, query, split
+    queries: pd.DataFrame  # query_id, query (normalised), query_raw, split
     qrels: Qrels
 
     @property
@@ -31,13 +40,47 @@ class Dataset:
         return [s for s in order if s in present] + sorted(present - set(order))
 
 
+def clean_config(params: dict[str, Any]) -> CleanConfig:
+    """The titles' cleaning config (`data.clean`; defaults when absent): queries use it too."""
+    return CleanConfig(**(params.get("data", {}).get("clean") or {}))
+
+
+def load_queries(path: str | Path, cfg: CleanConfig) -> pd.DataFrame:
+    """`read_queries`, each query normalised as titles are; the file's text in `query_raw`."""
+    path = Path(path)
+    queries = read_queries(path)
+    if QUERY_RAW in queries.columns:
+        raise DataError(
+            f"has a '{QUERY_RAW}' column; expected it only from the pipeline (rename it)",
+            path=path,
+            field=QUERY_RAW,
+        )
+    raw = queries["query"]
+    normalised = [
+        normalise_query(q, cfg, path=path, field=f"query of {qid!r}")
+        for qid, q in zip(queries["query_id"], raw, strict=True)
+    ]
+    empty = [qid for qid, q in zip(queries["query_id"], normalised, strict=True) if not q]
+    if empty:
+        raise DataError(
+            f"queries {empty[:5]} have no text once normalised as titles are (only "
+            "separators or control characters); expected words",
+            path=path,
+            field="query",
+        )
+    queries["query"] = pd.Series(normalised, index=queries.index, dtype=raw.dtype)
+    queries.insert(queries.columns.get_loc("query") + 1, QUERY_RAW, raw)
+    changed = int((queries["query"] != raw).sum())
+    logger.info("%s: %d of %d queries changed by normalisation", path, changed, len(queries))
+    return queries
+
+
 def default_dataset(params: dict[str, Any]) -> Dataset:
     paths = params["paths"]
     raw = Path(paths["raw_default"])
     candidates = pd.read_parquet(Path(paths["interim"]) / "candidates.parquet")
-    return Dataset(
-        DEFAULT, candidates, read_queries(raw / "queries.tsv"), read_qrels(raw / "qrels.txt")
-    )
+    queries = load_queries(raw / "queries.tsv", clean_config(params))
+    return Dataset(DEFAULT, candidates, queries, read_qrels(raw / "qrels.txt"))
 
 
 def external_status(params: dict[str, Any], name: str) -> dict[str, Any]:
@@ -50,6 +93,7 @@ def external_status(params: dict[str, Any], name: str) -> dict[str, Any]:
 def external_datasets(params: dict[str, Any]) -> list[Dataset]:
     """The external benchmarks that were built; skipped ones are logged with their reason."""
     out = []
+    cfg = clean_config(params)
     for name in sorted(params["data"]["external"]):
         status = external_status(params, name)
         if status.get("status") != "ok":
@@ -57,11 +101,8 @@ def external_datasets(params: dict[str, Any]) -> list[Dataset]:
             continue
         root = Path(params["paths"]["external"]) / name
         candidates = pd.read_csv(root / "candidates.csv", dtype=str, keep_default_na=False)
-        out.append(
-            Dataset(
-                name, candidates, read_queries(root / "queries.tsv"), read_qrels(root / "qrels.txt")
-            )
-        )
+        queries = load_queries(root / "queries.tsv", cfg)
+        out.append(Dataset(name, candidates, queries, read_qrels(root / "qrels.txt")))
     return out
 
 

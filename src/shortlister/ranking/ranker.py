@@ -144,7 +144,9 @@ class Ranker:
     def match_floor(self) -> float:
         """Best query scores at or under this mean no candidate matches (see nomatch)."""
         ratio = self.no_match_ratio
-        return match_floor(self.matrix, dense_ratio(self.embedder.name) if ratio is None else ratio)
+        if ratio is None:
+            ratio = dense_ratio(getattr(self.embedder, "name", ""))
+        return match_floor(self.matrix, ratio)
 
     def match(self, query: str) -> MatchReport:
         """Whether any candidate matches `query` at all (its scores come from the cache)."""

@@ -7,9 +7,12 @@ recruiter toggles a star on the same query.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
+from collections.abc import Collection
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +22,23 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
+from shortlister.data.clean import normalise_query
+from shortlister.errors import DataError
 from shortlister.ranking.starred import StarError, star_indices
-from shortlister.serve.middleware import BearerAuthMiddleware, BodyLimitMiddleware
+from shortlister.serve.middleware import (
+    AllowedHostsMiddleware,
+    BearerAuthMiddleware,
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    SecurityHeadersMiddleware,
+)
 from shortlister.serve.schemas import (
     Candidate,
     ErrorResponse,
     Health,
+    MatchInfo,
     MethodsResponse,
     RankedItem,
     RankRequest,
@@ -38,10 +51,40 @@ from shortlister.serve.state import ServiceState, build_state
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-PUBLIC_PATHS = ("/", "/health", "/favicon.ico")
+# Swagger UI's script and stylesheet, served locally: /docs works offline and under the CSP.
+DOCS_ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
+# The API schema and its docs are not secret; the endpoints they describe still need the
+# token, which Swagger UI's "Authorize" button sends.
+PUBLIC_PATHS = ("/", "/health", "/favicon.ico", "/docs", "/openapi.json")
+PUBLIC_PREFIXES = ("/static/", "/docs-static/")
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422)
 }
+
+
+class ShortlisterAPI(FastAPI):
+    """FastAPI wrapped, outside all its own layers, in the security headers, HEAD and the
+    allowed-hosts check.
+
+    Starlette keeps its ServerErrorMiddleware outside every `add_middleware` layer, so a
+    header added there would be missing from a 500; wrapping the built stack covers it.
+    """
+
+    def __init__(self, *, allowed_hosts: Collection[str], **kwargs: Any) -> None:
+        self.allowed_hosts = list(allowed_hosts)
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = AllowedHostsMiddleware(super().build_middleware_stack(), self.allowed_hosts)
+        return SecurityHeadersMiddleware(HeadMiddleware(inner))
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: an error that echoes a request's field (a JSON key with a
+    lone surrogate, say) can always be encoded, so it is a 4xx, never a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 class ApiError(Exception):
@@ -57,19 +100,27 @@ def create_app(settings: ServeSettings | None = None, state: ServiceState | None
     settings = settings or ServeSettings()
     state = state or build_state(settings)
     token = os.environ.get(settings.token_env) or None
-    app = FastAPI(
+    app = ShortlisterAPI(
+        allowed_hosts=settings.host_allowlist(),
         title="shortlister",
         summary="Rank job candidates' headlines for a target role; re-rank on stars.",
         version="0.1.0",
+        # /docs is served below from local assets; ReDoc needs a CDN and inline styles.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = state
     _add_error_handlers(app)
     _add_routes(app, state, auth_required=token is not None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-static", StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-static")
     # Added last = outermost: auth is checked before a byte of the body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        BearerAuthMiddleware, token=token, public_paths=PUBLIC_PATHS, public_prefixes=("/static/",)
+        BearerAuthMiddleware,
+        token=token,
+        public_paths=PUBLIC_PATHS,
+        public_prefixes=PUBLIC_PREFIXES,
     )
     app.openapi = lambda: _openapi(app)
     return app
@@ -81,6 +132,11 @@ def _add_routes(app: FastAPI, state: ServiceState, *, auth_required: bool) -> No
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        # Swagger UI, started by static/docs.js rather than FastAPI's inline script.
+        return FileResponse(STATIC_DIR / "docs.html", media_type="text/html")
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
@@ -143,7 +199,11 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         raise ApiError(
             422, "top_k_too_large", f"top_k is {top_k}; at most {settings.max_top_k} allowed"
         )
-    query = (req.query or "").strip() or None
+    try:
+        # The same normalisation as the pool's titles: "hr" is matched as "human resources".
+        query = normalise_query(req.query or "", state.clean_config) or None
+    except DataError as exc:
+        raise ApiError(422, "invalid_query", str(exc)) from exc
     if query is None and not req.stars:
         raise ApiError(422, "empty_request", "give a non-empty query, starred ids, or both")
     ranker = state.methods[method].ranker
@@ -159,6 +219,15 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         scores, req.stars, k=top_k, star_weight=weight, max_stars=settings.max_stars
     )
     t2 = time.perf_counter()
+    match = None
+    if query is not None:
+        found = ranker.match(query)
+        match = MatchInfo(
+            matched=found.matched,
+            best_score=found.best,
+            floor=found.floor,
+            notice=None if found.matched else found.notice(query, method),
+        )
     items = [
         RankedItem(
             rank=r,
@@ -176,6 +245,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         top_k=top_k,
         n_candidates=len(state.rows),
         items=items,
+        match=match,
         timing=Timing(
             query_ms=round((t1 - t0) * 1e3, 3),
             rank_ms=round((t2 - t1) * 1e3, 3),
@@ -187,11 +257,11 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status)
+    async def api_error(_: Request, exc: ApiError) -> SafeJSONResponse:
+        return SafeJSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(_: Request, exc: RequestValidationError) -> SafeJSONResponse:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
@@ -199,16 +269,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         if any(e["type"] == "json_invalid" for e in errors):
             ctx = next(e for e in exc.errors() if e.get("type") == "json_invalid").get("ctx", {})
             detail = f"malformed JSON body: {ctx.get('error', 'cannot be parsed')}"
-            return JSONResponse({"error": "malformed_json", "detail": detail}, status_code=400)
+            return SafeJSONResponse({"error": "malformed_json", "detail": detail}, status_code=400)
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-        return JSONResponse(
+        return SafeJSONResponse(
             {"error": "invalid_request", "detail": detail, "errors": errors}, status_code=422
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(_: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
+        return SafeJSONResponse(
             {"error": code, "detail": str(exc.detail)},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
@@ -224,8 +294,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "Required on every endpoint but /health when the server's "
-                "token environment variable (serve.token_env) is set.",
+                "description": "Required on every endpoint but /health, the page and these "
+                "docs when the server's token environment variable (serve.token_env) is set.",
             }
         }
         schema["security"] = [{"bearer": []}, {}]

@@ -30,6 +30,7 @@ import pandas as pd
 
 from shortlister.ranking.features import PoolIndex, build_pool_index, score_queries
 from shortlister.ranking.ltr import LtrRanker
+from shortlister.ranking.nomatch import MatchReport
 from shortlister.ranking.ranker import LRUCache, Ranker
 from shortlister.ranking.starred import MAX_STARS, StarredRanking
 
@@ -100,6 +101,10 @@ class LearnedRanker:
     @cached_property
     def positions(self) -> dict[str, int]:
         return self.stars.positions
+
+    def match(self, query: str) -> MatchReport:
+        """No-match is judged in the ranker's Sentence-BERT space, as for `Ranker`."""
+        return self.stars.match(query)
 
     def query_scores(self, query: str) -> tuple[np.ndarray, bool]:
         """The learned ranking's full-pool scores (raw, float64) and whether the query

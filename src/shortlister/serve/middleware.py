@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: bearer-token auth and a request body size limit.
+"""Pure ASGI middleware: security headers, HEAD, allowed hosts, bearer auth, body limit.
 
 Pure ASGI (not BaseHTTPMiddleware) so a rejected request is answered before the
 application reads a byte of its body.
@@ -6,10 +6,12 @@ application reads a byte of its body.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,6 +116,7 @@ class BearerAuthMiddleware:
     ) -> None:
         self.app = app
         self.token = token.encode() if token else None
+        self.digest = hashlib.sha256(self.token).digest() if self.token else b""
         self.public_paths = set(public_paths)
         self.public_prefixes = tuple(public_prefixes)
 
@@ -134,5 +137,120 @@ class BearerAuthMiddleware:
 
     def _authorised(self, headers: dict[bytes, Any]) -> bool:
         scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-        # compare_digest: the time taken does not tell how much of the token matched.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
+        # Digests of equal length, compared with compare_digest: the time taken tells
+        # neither how much of the token matched nor how long the token is.
+        given_digest = hashlib.sha256(given.strip()).digest()
+        return scheme.lower() == b"bearer" and hmac.compare_digest(given_digest, self.digest)
+
+
+# No inline script or style anywhere: the page and /docs load theirs from /static and
+# /docs-static. data: images: the page's empty favicon and Swagger UI's CSS icons.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds `headers` to every HTTP response; a header the response already has is kept."""
+
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str] = SECURITY_HEADERS) -> None:
+        self.app = app
+        self.headers = dict(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class HeadMiddleware:
+    """HEAD is answered as GET would be, status and headers alike, without the body.
+
+    FastAPI's routes answer GET only (405 to HEAD); serving HEAD here covers every route,
+    the mounted static files and the schema alike.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            elif message["type"] == "http.response.pathsend":
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def host_name(host: str) -> str:
+    """A Host header's name, lower-cased, without port or brackets: '[::1]:80' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        name = host[1:end] if end > 0 else host
+    elif host.count(":") == 1:
+        name = host.partition(":")[0]
+    else:
+        name = host  # no port, or a bare IPv6 address
+    return name[:-1] if name.endswith(".") else name
+
+
+class AllowedHostsMiddleware:
+    """400 unless the request's Host header (port aside) is one of `allowed_hosts`.
+
+    A page on another site can point its own domain name at 127.0.0.1 (DNS rebinding)
+    and then talk to this server as a same-origin page would; its requests still carry
+    that domain in Host, so checking Host closes the hole. An entry "*" allows any
+    host; "*.example.org" allows the subdomains of example.org.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Collection[str]) -> None:
+        self.app = app
+        names = [host_name(h) for h in allowed_hosts]
+        self.any = "*" in names
+        self.names = {n for n in names if not n.startswith("*")}
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+        self.shown = ", ".join(allowed_hosts)
+
+    def allowed(self, name: str) -> bool:
+        return self.any or name in self.names or name.endswith(self.suffixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope["headers"]).get(b"host")
+        host = raw.decode("latin-1") if raw is not None else None
+        if host is not None and self.allowed(host_name(host)):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        what = "the request has no Host header" if host is None else f"Host {host!r} is not served"
+        detail = f"{what}; this server answers to: {self.shown} (serve.allowed_hosts)"
+        await error_response(400, "invalid_host", detail)(scope, receive, send)

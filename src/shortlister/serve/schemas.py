@@ -62,6 +62,19 @@ class Timing(BaseModel):
     query_cached: bool = Field(description="The query was not re-encoded (LRU cache hit).")
 
 
+class MatchInfo(BaseModel):
+    matched: bool = Field(
+        description="False when no candidate scores above the method's floor: the list is "
+        "then only the pool's order of accidents (show `notice` instead)."
+    )
+    best_score: float = Field(description="The best candidate's similarity to the query.")
+    floor: float = Field(
+        description="0 for lexical methods; for dense ones a share of the pool's typical "
+        "best title-to-title similarity."
+    )
+    notice: str | None = Field(None, description="What to tell the user when nothing matched.")
+
+
 class RankResponse(BaseModel):
     method: str
     query: str | None
@@ -70,6 +83,9 @@ class RankResponse(BaseModel):
     top_k: int
     n_candidates: int
     items: list[RankedItem]
+    match: MatchInfo | None = Field(
+        None, description="Whether the query matched any candidate (null without a query)."
+    )
     timing: Timing
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -9,6 +12,11 @@ from typing import Any
 
 from shortlister.errors import ConfigError
 from shortlister.ranking.starred import MAX_STARS, StarConfig
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 DEFAULT_PATHS = {
     "interim": "data/interim",
@@ -39,6 +47,9 @@ class ServeSettings:
     query_cache_size: int = 256
     score_cache_mb: float = 64.0
     token_env: str = "SHORTLISTER_API_TOKEN"
+    # The Host header names requests may carry (port aside); others get 400. None: the
+    # loopback names, plus serve.host when it is not a loopback address (see host_allowlist).
+    allowed_hosts: Sequence[str] | None = None
     # A trained learned-to-rank model (models/ranker/<name>/), served as method <name> when
     # the folder holds one. None or "": no learned ranker. from_params fills None in from
     # params: <paths.models>/ranker/<ranker.name>.
@@ -73,6 +84,16 @@ class ServeSettings:
         if self.query_cache_size < 0 or self.score_cache_mb < 0:
             raise ConfigError("serve.query_cache_size and serve.score_cache_mb must be >= 0")
         self.paths = {**DEFAULT_PATHS, **dict(self.paths)}
+        if self.allowed_hosts is not None:
+            hosts = self.allowed_hosts
+            if isinstance(hosts, str) or not all(isinstance(h, str) and h.strip() for h in hosts):
+                raise ConfigError(
+                    "serve.allowed_hosts must be null or a list of host names "
+                    f"(e.g. [127.0.0.1, localhost]), got {hosts!r}"
+                )
+            if not hosts:
+                raise ConfigError("serve.allowed_hosts is empty; use null for the default")
+            self.allowed_hosts = [h.strip() for h in hosts]
         if self.ltr_model_dir is not None:
             self.ltr_model_dir = str(self.ltr_model_dir) or None
 
@@ -80,6 +101,29 @@ class ServeSettings:
     def ltr_name(self) -> str | None:
         """The method name the learned ranker is expected under (its folder's name)."""
         return Path(self.ltr_model_dir).name if self.ltr_model_dir else None
+
+    def host_allowlist(self) -> list[str]:
+        """The Host names served: serve.allowed_hosts, or a default derived from serve.host.
+
+        Bound to a loopback address, only the loopback names: a page elsewhere cannot reach
+        the server through a rebound domain name. Bound to another address, that address
+        too (for 0.0.0.0 or ::, this machine's host name), with a warning: clients that use
+        any other name get 400 until serve.allowed_hosts lists it.
+        """
+        if self.allowed_hosts is not None:
+            return list(self.allowed_hosts)
+        if _is_loopback(self.host):
+            return list(dict.fromkeys([*LOOPBACK_HOSTS, self.host.strip("[]")]))
+        own = socket.gethostname() if self.host in _ANY_ADDRESS else self.host.strip("[]")
+        hosts = list(dict.fromkeys([own, *LOOPBACK_HOSTS]))
+        logger.warning(
+            "serve.host is %s and serve.allowed_hosts is not set: only requests whose Host "
+            "is one of %s are answered (others get 400); set serve.allowed_hosts to the "
+            "names clients use",
+            self.host or "''",
+            ", ".join(hosts),
+        )
+        return hosts
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> ServeSettings:
@@ -113,3 +157,12 @@ class ServeSettings:
         if isinstance(serve.get("candidates"), Path):
             serve["candidates"] = str(serve["candidates"])
         return cls(**serve)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -57,6 +57,8 @@ class ServiceState:
     def __post_init__(self) -> None:
         self.rows = [_row(r) for r in self.pool.to_dict("records")]
         self.positions = {row["id"]: i for i, row in enumerate(self.rows)}
+        # Queries are cleaned with the pool's title settings (data.clean).
+        self.clean_config = CleanConfig(**self.settings.clean)
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:

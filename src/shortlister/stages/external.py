@@ -13,7 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from shortlister.data.clean import expand_abbreviations, normalise_text
+from shortlister.data.clean import CleanConfig, normalise_title
+from shortlister.data.datasets import clean_config
 from shortlister.data.external import (
     ExternalConfig,
     ExternalDataMissing,
@@ -26,7 +27,9 @@ from shortlister.tracking import log_metrics
 logger = logging.getLogger(__name__)
 
 
-def build_one(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+def build_one(
+    name: str, cfg: dict[str, Any], out_dir: Path, clean: CleanConfig | None = None
+) -> dict[str, Any]:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -39,9 +42,10 @@ def build_one(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         except ExternalDataMissing as exc:
             status = {"status": "skipped", "reason": str(exc)}
         else:
-            # Same text normalisation as candidate titles, so methods see comparable input.
+            # The default pool's cleaning (`data.clean`), so methods see comparable input;
+            # the queries get the same when they are loaded (data.datasets.load_queries).
             bench.candidates["title"] = [
-                expand_abbreviations(normalise_text(t))[0] for t in bench.candidates["title"]
+                normalise_title(t, clean).title for t in bench.candidates["title"]
             ]
             counts = write_benchmark(bench, out_dir)
             status = {"status": "ok", "counts": counts, "source": bench.source}
@@ -54,8 +58,9 @@ def build_one(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 def run(params: dict[str, Any]) -> dict[str, float]:
     root = Path(params["paths"]["external"])
     metrics: dict[str, float] = {}
+    clean = clean_config(params)
     for name, cfg in sorted(params["data"]["external"].items()):
-        status = build_one(name, cfg, root / name)
+        status = build_one(name, cfg, root / name, clean)
         metrics[f"{name}.available"] = float(status["status"] == "ok")
         for key, value in status.get("counts", {}).items():
             metrics[f"{name}.{key}"] = float(value)

@@ -306,7 +306,8 @@ def default_train_table(params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.Dat
     pool = pd.read_parquet(Path(paths["interim"]) / "candidates.parquet", columns=["id", "title"])
     headline = dict(zip(pool["id"], pool["title"], strict=True))
     rows, graded = [], []
-    for qid, query in zip(queries["query_id"], queries["query"], strict=True):
+    # Cleaned as titles are: the graded pairs pass the query to training as it stands.
+    for qid, query in zip(queries["query_id"], map(clean_title, queries["query"]), strict=True):
         rows.append((qid, query, ()))
         for cid, grade in sorted(qrels.get(qid, {}).items()):
             if cid not in headline:

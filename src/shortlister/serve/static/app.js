@@ -10,8 +10,15 @@ const state = {
   maxStars: 5,
   maxQueryChars: 200,
   authRequired: false,
+  acceptedToken: null, // the token the server last accepted
+  rejectedToken: null, // the token it last refused: not sent again
+  trying: null,       // the /methods call in flight: {token, result}
   seq: 0,             // only the latest request's answer is drawn
 };
+
+const TOKEN_KEY = "shortlister-token";
+const TOKEN_HELP =
+  "Enter the token the server was started with (the SHORTLISTER_API_TOKEN environment variable).";
 
 function token() {
   return $("token").value.trim();
@@ -46,10 +53,29 @@ function setStatus(text) {
   $("pool-status").textContent = text;
 }
 
+function methodPlaceholder(text) {
+  const option = document.createElement("option");
+  option.value = "";
+  option.textContent = text;
+  $("method").replaceChildren(option);
+  $("method").disabled = true;
+}
+
+// Says why nothing can be ranked yet, and puts the cursor where the token goes.
+function askForToken(wrong) {
+  methodPlaceholder("enter the API token first");
+  $("token").setAttribute("aria-invalid", String(wrong));
+  showError(
+    wrong ? `The API token is wrong. ${TOKEN_HELP}` : `This server needs an API token. ${TOKEN_HELP}`,
+  );
+  $("token").focus();
+}
+
 async function loadMethods() {
   const info = await api("/methods");
   const select = $("method");
   select.replaceChildren();
+  select.disabled = false;
   for (const m of info.methods) {
     const option = document.createElement("option");
     option.value = m.name;
@@ -68,22 +94,73 @@ async function loadMethods() {
   return info;
 }
 
-async function init() {
+// Loads the methods with the token in the field; false, having said why, when it cannot.
+// One call per token, however many events (Enter, change, a search) ask at once.
+function connect() {
+  const tried = token();
+  if (!state.trying || state.trying.token !== tried) {
+    const result = tryToken(tried);
+    state.trying = { token: tried, result };
+    result.then(() => {
+      if (state.trying && state.trying.result === result) state.trying = null;
+    });
+  }
+  return state.trying.result;
+}
+
+async function tryToken(tried) {
   try {
-    const health = await api("/health");
-    state.authRequired = health.auth_required;
-    $("token-row").hidden = !health.auth_required;
-    $("token").value = sessionStorage.getItem("shortlister-token") || "";
-    setStatus(`${health.n_candidates.toLocaleString()} candidates`);
-    if (health.auth_required && !token()) {
-      showError("This server needs an API token: enter it above.");
+    await loadMethods();
+  } catch (err) {
+    if (err.status !== 401) {
+      showError(`Cannot reach the server: ${err.message}`);
+      return false;
+    }
+    state.rejectedToken = tried;
+    if (state.acceptedToken === tried) state.acceptedToken = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (token() === tried) askForToken(Boolean(tried));
+    return false;
+  }
+  state.acceptedToken = tried;
+  if (state.rejectedToken === tried) state.rejectedToken = null;
+  if (state.authRequired) sessionStorage.setItem(TOKEN_KEY, tried);
+  if (token() === tried) {
+    $("token").removeAttribute("aria-invalid");
+    showError("");
+  }
+  return true;
+}
+
+// Whether /rank may be called now: no request goes out with a token known to be refused.
+async function authorised() {
+  if (!state.authRequired || token() === state.acceptedToken) return true;
+  if (!token() || token() === state.rejectedToken) {
+    askForToken(Boolean(token()));
+    return false;
+  }
+  return connect();
+}
+
+async function init() {
+  let health;
+  try {
+    health = await api("/health");
+  } catch (err) {
+    showError(`Cannot reach the server: ${err.message}`);
+    return;
+  }
+  state.authRequired = health.auth_required;
+  $("token-row").hidden = !health.auth_required;
+  setStatus(`${health.n_candidates.toLocaleString()} candidates`);
+  if (health.auth_required) {
+    $("token").value = sessionStorage.getItem(TOKEN_KEY) || "";
+    if (!token()) {
+      askForToken(false);
       return;
     }
-    await loadMethods();
-    showError("");
-  } catch (err) {
-    showError(err.status === 401 ? "Wrong API token." : `Cannot reach the server: ${err.message}`);
   }
+  await connect();
 }
 
 async function rank() {
@@ -93,6 +170,7 @@ async function rank() {
     render(null);
     return;
   }
+  if (!(await authorised())) return;
   const request = {
     query: query || null,
     stars: state.stars,
@@ -113,7 +191,13 @@ async function rank() {
     render(result);
   } catch (err) {
     if (seq !== state.seq) return;
-    showError(err.message);
+    if (err.status === 401) {
+      state.acceptedToken = null;
+      state.rejectedToken = token();
+      askForToken(Boolean(token()));
+    } else {
+      showError(err.message);
+    }
   } finally {
     if (seq === state.seq) document.body.classList.remove("busy");
   }
@@ -197,13 +281,25 @@ function row(item) {
   return tr;
 }
 
+// Without stars, a query that matches nothing shows why instead of a list of zeros.
+function noMatch(result) {
+  return Boolean(result && result.match && !result.match.matched && result.stars.length === 0);
+}
+
 function render(result) {
   const body = $("results-body");
-  const items = result ? result.items : [];
+  const missed = noMatch(result);
+  const items = result && !missed ? result.items : [];
   for (const item of items) state.titles[item.id] = item.title;
   body.replaceChildren(...items.map(row));
   $("empty").hidden = items.length > 0;
-  $("empty").textContent = result ? "No candidates." : "Type a target role to rank the pool.";
+  $("empty").dataset.state = missed ? "no-match" : result ? "empty" : "idle";
+  $("empty").textContent = missed
+    ? `No candidate matches “${result.query}” with ${result.method}: ` +
+      "check the spelling, use other words, or try another method."
+    : result
+      ? "No candidates."
+      : "Type a target role to rank the pool.";
   $("timing").textContent = result
     ? `${result.method} · ${result.n_candidates.toLocaleString()} candidates ranked in ` +
       `${result.timing.total_ms.toFixed(1)} ms` +
@@ -275,9 +371,7 @@ function wire() {
     rank();
   });
   $("token").addEventListener("change", async () => {
-    sessionStorage.setItem("shortlister-token", token());
-    await init();
-    rank();
+    if (token() !== state.acceptedToken && (await authorised())) rank();
   });
 }
 
