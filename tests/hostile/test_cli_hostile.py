@@ -60,8 +60,10 @@ def _candidates(rows, args=None, header=("id", "title", "location", "screening_s
     return build
 
 
-def _link(kind: str, target: str, name: str, args: list[str]) -> Build:
+def _link(kind: str, target: str, name: str, args: list[str], rows=None) -> Build:
     def build(ws: Path) -> list[str]:
+        if rows is not None:  # candidates with a rejected row, so a rejects file is written
+            write_candidates(ws / "c.csv", rows)
         (os.link if kind == "hard" else os.symlink)(ws / target, ws / name)
         return args
 
@@ -92,10 +94,12 @@ CASES = [
     Case("overwrite", "rejects-is-queries", _same(batch("--out", "r.tsv", "--rejects", "q.tsv")),
          1, ["--rejects q.tsv", "the queries file"]),
     Case("overwrite", "rejects-hard-link", _link("hard", "c.csv", "h.csv",
-                                                 rank("--query", "hr", "--rejects", "h.csv")),
+                                                 rank("--query", "hr", "--rejects", "h.csv"),
+                                                 [*ROWS, ("9", "n/a", "Rome", "7")]),
          1, ["--rejects h.csv", "the candidate file", NEVER]),
     Case("overwrite", "rejects-symlink", _link("soft", "c.csv", "s.csv",
-                                               rank("--query", "hr", "--rejects", "s.csv")),
+                                               rank("--query", "hr", "--rejects", "s.csv"),
+                                               [*ROWS, ("9", "n/a", "Rome", "7")]),
          1, ["--rejects s.csv", "the candidate file"]),
     Case("overwrite", "out-hard-link-of-queries",
          _link("hard", "q.tsv", "run.tsv", batch("--out", "run.tsv")), 1,
