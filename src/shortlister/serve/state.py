@@ -147,8 +147,10 @@ def _serve_ready(ranker: Ranker) -> None:
     config = ranker.embedder.config
     if getattr(config, "cache_dir", None) is not None:
         config.cache_dir = None
-    # Loads lazily-built models (Sentence-BERT: seconds) now, not on the first request.
+    # Loads lazily-built models (Sentence-BERT: seconds) now, not on the first request;
+    # the no-match floor (one sampled pass over the pool) too.
     ranker.embedder.encode(["warm up"])
+    _ = ranker.match_floor
 
 
 def load_learned(
@@ -172,6 +174,7 @@ def load_learned(
     if getattr(config, "cache_dir", None) is not None:  # see _serve_ready
         config.cache_dir = None
     learned = LearnedRanker.build(ltr, pool, sbert_matrix=sbert_matrix, **_cache_sizes(settings))
+    _ = learned.stars.match_floor  # computed at start-up, not on the first request
     return MethodState(ltr.name, learned, "trained", time.perf_counter() - t0)
 
 
