@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from shortlister.errors import ConfigError
-from shortlister.llm.backends import LLMError, OpenAIBackend, backend_available, build_backend
+from shortlister.llm.backends import LLMError, backend_available, build_backend
 from shortlister.llm.config import LLMConfig
+from shortlister.llm.openai_api import OpenAIBackend
 from shortlister.llm.prompts import build_messages
 from shortlister.llm.rerank import LLMReranker
 
