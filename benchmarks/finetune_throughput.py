@@ -2,8 +2,11 @@
 
     python benchmarks/finetune_throughput.py                     # CPU: tiny random Gemma-3, LoRA
     python benchmarks/finetune_throughput.py --gemma-1b-sized    # CUDA: gemma-3-1b shapes, QLoRA
+    python benchmarks/finetune_throughput.py --model gemma3-270m --quantization 4bit --device cpu
+                                                # the real packaged Gemma, 4-bit NF4 on the CPU
 
-The model has random weights (no download): a tiny Gemma-3 by default, or one with
+`--model` takes a real model (the packaged gemma3-270m, a .gguf, a folder); otherwise the
+model has random weights (no download): a tiny Gemma-3 by default, or one with
 gemma-3-1b-it's exact shapes (`--gemma-1b-sized`, 4-bit NF4 base on CUDA). The prompts are
 the real training prompts (`shortlister.llm.finetune.build_examples`) on a generated
 default dataset, so the sequence lengths are the pipeline's (the tokenizer is a small local
@@ -31,11 +34,12 @@ from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.llm.finetune import (
     GEMMA3_1B_DIMS,
     FinetuneConfig,
-    build_examples,
+    PromptSpec,
     build_random_gemma3,
     resolve_device,
     train_adapter,
 )
+from shortlister.llm.finetune_data import build_examples
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.logs import configure_logging
 
@@ -64,6 +68,7 @@ def training_records(cfg: FinetuneConfig) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gemma-1b-sized", action="store_true", help="gemma-3-1b shapes")
+    parser.add_argument("--model", default=None, help="a real model: gemma3-270m, .gguf, folder")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--steps", type=int, default=None, help="default: 20 (CUDA) / 10 (CPU)")
     parser.add_argument("--batch-size", type=int, default=4)
@@ -97,13 +102,20 @@ def main() -> None:
     dims = GEMMA3_1B_DIMS if args.gemma_1b_sized else TINY_DIMS
     with tempfile.TemporaryDirectory(prefix="shortlister-bench-") as tmp:
         t0 = time.perf_counter()
-        cfg.base_model = str(build_random_gemma3(Path(tmp) / "base", dims, corpus))
+        if args.model:
+            cfg.base_model, dims = args.model, None
+        else:
+            cfg.base_model = str(build_random_gemma3(Path(tmp) / "base", dims, corpus))
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = train_adapter(cfg, records, [], Path(tmp) / "adapter")
+        result = train_adapter(cfg, records, [], Path(tmp) / "adapter", PromptSpec("Ranking:"))
         total_s = time.perf_counter() - t0
+    if args.model:
+        name = args.model
+    else:
+        name = "random gemma-3-1b-sized" if args.gemma_1b_sized else "random tiny gemma-3"
     figures = {
-        "model": "random gemma-3-1b-sized" if args.gemma_1b_sized else "random tiny gemma-3",
+        "model": name,
         "dims": dims,
         "device": device,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
@@ -126,7 +138,8 @@ def main() -> None:
         "model_build_s": round(build_s, 2),
         "smoke_run_s": round(build_s + total_s, 2),
     }
-    out = args.out or ROOT / "reports" / "benchmarks" / f"finetune_{device}.json"
+    tag = device if not args.model else f"{device}_{result['quantization']}_{args.model}"
+    out = args.out or ROOT / "reports" / "benchmarks" / f"finetune_{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

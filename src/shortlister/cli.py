@@ -86,15 +86,34 @@ def main(ctx: click.Context, log_level: str, debug: bool) -> None:
 )
 @click.option(
     "--llm-model",
-    help="--method llm: hub id or local folder (transformers), or the API's model name "
-    "[default: llm.model, Qwen/Qwen3-0.6B; llm.openai.model for openai].",
+    help="--method llm: gemma3-270m (packaged), a .gguf file, hub id or local folder "
+    "(transformers), or the API's model name [default: llm.model, gemma3-270m; "
+    "llm.openai.model for openai].",
+)
+@click.option(
+    "--llm-base-url",
+    help="--llm-backend openai: the server, e.g. http://127.0.0.1:8000/v1 [default: "
+    "$OPENAI_BASE_URL, else llm.openai.base_url].",
+)
+@click.option(
+    "--llm-endpoint",
+    type=click.Choice(["chat", "completions"]),
+    help="--llm-backend openai: chat (instruct models) or completions (base models without "
+    "a chat template) [default: llm.openai.endpoint, chat].",
 )
 @click.option(
     "--llm-adapter",
     type=click.Path(path_type=Path, file_okay=False),
-    help="--method llm: a LoRA adapter folder loaded on top of --llm-model.",
+    help="--method llm: a LoRA adapter folder loaded on top of --llm-model [default: "
+    "llm.adapter, auto: the finetune stage's adapter for the scorer when trained].",
 )
-@click.option("--rerank-depth", type=click.IntRange(min=1), help="--method llm [default: 20].")
+@click.option(
+    "--llm-scorer",
+    type=click.Choice(["pointwise", "listwise"]),
+    help="--method llm: pointwise (the model's Yes/No log-odds per candidate) or listwise "
+    "(it writes the ranking) [default: llm.scorer, pointwise].",
+)
+@click.option("--rerank-depth", type=click.IntRange(min=1), help="--method llm [default: 10].")
 @click.option("--llm-window", type=click.IntRange(min=2), help="--method llm [default: 10].")
 @click.option("--llm-step", type=click.IntRange(min=1), help="--method llm [default: 5].")
 @click.option(
@@ -138,7 +157,10 @@ def rank(
     method,
     llm_backend,
     llm_model,
+    llm_base_url,
+    llm_endpoint,
     llm_adapter,
+    llm_scorer,
     rerank_depth,
     llm_window,
     llm_step,
@@ -187,7 +209,10 @@ def rank(
         overrides = {
             "backend": llm_backend,
             "model": llm_model,
+            "base_url": llm_base_url,
+            "endpoint": llm_endpoint,
             "adapter": None if llm_adapter is None else str(llm_adapter),
+            "scorer": llm_scorer,
             "depth": rerank_depth,
             "window": llm_window,
             "step": llm_step,
@@ -229,7 +254,8 @@ def rank(
     "--method",
     "methods",
     multiple=True,
-    help="Method(s) to serve, the first being the default (repeat) [default: serve.methods].",
+    help="Method(s) to serve, the first being the default (repeat) [default: serve.methods]; "
+    "llm: an LLM re-ranks llm.first_stage's top within llm.serve_timeout_s.",
 )
 @click.option(
     "--params",

@@ -58,13 +58,18 @@ def _llm_config(params_path: Path | None, overrides: dict):
         cfg = dict(load_params(params_path).get("llm") or {})
         if not cfg:
             fail(f"{params_path}: no llm section")
-    model = overrides.pop("model")
+    model, base_url = overrides.pop("model"), overrides.pop("base_url")
+    endpoint = overrides.pop("endpoint")
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    if model is not None:
-        if cfg.get("backend") == "openai":
-            cfg["openai"] = {**cfg.get("openai", {}), "model": model}
-        else:
-            cfg["model"] = model
+    openai = cfg.get("backend") == "openai"
+    if model is not None and not openai:
+        cfg["model"] = model
+    api = {"model": model if openai else None, "base_url": base_url, "endpoint": endpoint}
+    api = {k: v for k, v in api.items() if v is not None}
+    if base_url is not None:
+        api["base_url_env"] = None  # the flag beats $OPENAI_BASE_URL: it is not read at all
+    if api:
+        cfg["openai"] = {**cfg.get("openai", {}), **api}
     return LLMConfig.from_mapping(cfg)
 
 
@@ -86,30 +91,34 @@ def _rank_llm(pool, queries: list[tuple[str, str]], cfg, search, top_k: int):
 
     Scores are rank-derived (top_k for the first, then one less per position).
     """
-    from shortlister.llm.backends import backend_available, build_backend
-    from shortlister.llm.prompts import PromptTemplate
-    from shortlister.llm.rerank import LLMReranker, RerankStats
+    from shortlister.llm.backends import backend_available
+    from shortlister.llm.rerank import LLMReranker, RerankStats, build_reranker
 
     ok, reason = backend_available(cfg)
     if not ok:
         fail(f"--method llm: model not available: {reason}")
-    backend = build_backend(cfg)
-    template = PromptTemplate.from_config(cfg.prompt)
-    reranker = LLMReranker(backend, template, cfg.window, cfg.step, cfg.depth)
+    reranker = build_reranker(cfg)
     ids, titles = pool["id"].tolist(), pool["title"].tolist()
     items = []
     for _, query in queries:
         order = search(query, max(top_k, cfg.depth))
         items.append((query, [(ids[i], titles[i]) for i in order]))
     results = reranker.rerank_many(items)
-    stats = RerankStats.of(results)
-    click.echo(
-        f"llm: {backend.name} re-ranked the top {cfg.depth} for {len(queries)} "
-        f"quer{'y' if len(queries) == 1 else 'ies'} in {stats.n_calls} calls "
-        f"({stats.mean_latency_s:.2f}s each); "
-        f"{stats.repair_share:.0%} of the answers needed repair",
-        err=True,
-    )
+    n = f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'}"
+    if isinstance(reranker, LLMReranker):
+        stats = RerankStats.of(results)
+        click.echo(
+            f"llm: {reranker.name} re-ranked the top {cfg.depth} for {n} in {stats.n_calls} "
+            f"calls ({stats.mean_latency_s:.2f}s each); "
+            f"{stats.repair_share:.0%} of the answers needed repair",
+            err=True,
+        )
+    else:
+        seconds = sum(r.latency_s for r in results)
+        click.echo(
+            f"llm: {reranker.name} scored the top {cfg.depth} for {n} in {seconds:.2f}s",
+            err=True,
+        )
     return {
         qid: [(cid, float(top_k - r)) for r, cid in enumerate(result.ids[:top_k])]
         for (qid, _), result in zip(queries, results, strict=True)

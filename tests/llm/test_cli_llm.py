@@ -42,7 +42,7 @@ def _run(args, cwd):
 def _llm_args(pool, model):
     return ["rank", "--candidates", str(pool), "--method", "llm", "--first-stage", "tfidf",
             "--llm-model", str(model), "--rerank-depth", "5", "--llm-window", "3",
-            "--llm-step", "2"]  # fmt: skip
+            "--llm-step", "2", "--llm-scorer", "listwise"]  # fmt: skip
 
 
 def test_one_query(pool, tmp_path, tiny_qwen):
@@ -53,6 +53,16 @@ def test_one_query(pool, tmp_path, tiny_qwen):
     assert len(ids) == 6 and len(set(ids)) == 6 and set(ids) <= {c for c, _ in ROWS}
     assert "re-ranked the top 5 for 1 query in 2 calls" in result.output
     assert "needed repair" in result.output
+
+
+def test_pointwise_scores_each_candidate(pool, tmp_path, tiny_gemma):
+    args = [a for a in _llm_args(pool, tiny_gemma) if a not in ("--llm-scorer", "listwise")]
+    result = _run([*args, "--llm-scorer", "pointwise", "--query", "nurse", "--top-k", "6"],
+                  tmp_path)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ids = [m.group(1) for m in map(ROW.match, result.output.splitlines()) if m]
+    assert len(ids) == 6 and len(set(ids)) == 6 and set(ids) <= {c for c, _ in ROWS}
+    assert "llm: pointwise:transformers:" in result.output and "scored the top 5" in result.output
 
 
 def test_batch(pool, tmp_path, tiny_gemma):
@@ -78,7 +88,8 @@ def test_missing_model_is_a_clear_error(pool, tmp_path, monkeypatch):
 
 
 def test_missing_api_key_is_a_clear_error(pool, tmp_path, monkeypatch):
-    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    for env in ("GROQ_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(env, raising=False)
     args = ["rank", "--candidates", str(pool), "--method", "llm", "--first-stage", "tfidf",
             "--llm-backend", "openai", "--query", "nurse"]  # fmt: skip
     result = _run(args, tmp_path)

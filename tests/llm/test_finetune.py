@@ -11,15 +11,15 @@ import pytest
 from shortlister.errors import ConfigError
 from shortlister.llm.finetune import (
     FinetuneConfig,
-    build_examples,
-    example_stats,
+    PromptSpec,
     get_peft_config,
     get_quantization_config,
     to_prompt_completion,
     train_adapter,
 )
+from shortlister.llm.finetune_data import build_examples, example_stats
 from shortlister.llm.parse import parse_ranking
-from shortlister.llm.prompts import PromptTemplate
+from shortlister.llm.prompts import PromptBuilder, PromptTemplate
 
 N_CANDIDATES = 80
 SPLITS = {"train": 6, "validation": 2, "test": 2}
@@ -73,7 +73,9 @@ def cfg(**kw) -> FinetuneConfig:
         ("learning_rate", 0, "finetune.learning_rate"),
         ("target_modules", [], "finetune.target_modules"),
         ("lora_dropout", -0.1, "finetune.lora_dropout"),
-        ("eval_max_queries", 0, "finetune.eval_max_queries"),
+        ("max_minutes", 0, "finetune.max_minutes"),
+        ("scorers", ["bm25"], "finetune.scorers"),
+        ("pointwise_learning_rate", 2, "finetune.pointwise_learning_rate"),
     ],
 )
 def test_config_errors_name_the_field(field, value, expected):
@@ -205,9 +207,26 @@ def test_negatives_come_from_the_first_stage_or_the_pool(data):
 def test_prompt_completion_split_keeps_the_answer_apart(data):
     queries, candidates, qrels, run = data
     record = build_examples(queries, candidates, qrels, "train", PromptTemplate(), cfg())[0]
-    pc = to_prompt_completion(record)
+    pc = to_prompt_completion(record, PromptBuilder("Ranking:", "chat"))
     assert [m["role"] for m in pc["prompt"]] == ["system", "user"]
     assert pc["completion"] == [record["messages"][-1]]
+
+
+def test_completion_format_ends_in_the_prefix_and_trains_the_tail(data):
+    """A base model (no chat template) learns the ids after `Ranking:`, the prompt's end."""
+    queries, candidates, qrels, run = data
+    record = build_examples(queries, candidates, qrels, "train", PromptTemplate(), cfg())[0]
+    builder = PromptBuilder("Ranking:", "completion")
+    pc = to_prompt_completion(record, builder)
+    assert (
+        pc["prompt"].endswith("\n\nRanking:") and record["messages"][1]["content"] in pc["prompt"]
+    )
+    assert pc["completion"] == " " + ", ".join(record["answer_ids"])
+    # inference reads back exactly the trained answer
+    parsed = parse_ranking(
+        builder.answer(pc["completion"]), record["candidate_ids"], PromptTemplate()
+    )
+    assert parsed.clean and parsed.ids[: len(record["answer_ids"])] == record["answer_ids"]
 
 
 # ----------------------------------------------------------------------------- CPU path
@@ -242,7 +261,7 @@ def test_lora_on_tiny_gemma_trains_saves_and_reranks(data, tmp_path):
     corpus = [m["content"] for r in train for m in r["messages"]]
     config.base_model = str(build_tiny_model("gemma3", tmp_path / "base", corpus=corpus))
 
-    result = train_adapter(config, train[:8], val[:2], tmp_path / "adapter")
+    result = train_adapter(config, train[:8], val[:2], tmp_path / "adapter", PromptSpec("Ranking:"))
 
     assert result["steps"] == 3 and result["device"] == "cpu" and result["quantization"] == "none"
     assert math.isfinite(result["train_loss"]) and math.isfinite(result["eval_loss"])
@@ -287,7 +306,7 @@ def test_adapter_differs_from_base_after_training(data, tmp_path):
     )
     train = build_examples(queries, candidates, qrels, "train", PromptTemplate(), config)
     config.base_model = str(build_tiny_model("gemma3", tmp_path / "base"))
-    train_adapter(config, train, [], tmp_path / "adapter")
+    train_adapter(config, train, [], tmp_path / "adapter", PromptSpec("Ranking:"))
     weights = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     lora_b = [w for k, w in weights.items() if "lora_B" in k]
     assert lora_b and any(float(w.abs().sum()) > 0 for w in lora_b)
@@ -319,7 +338,7 @@ def test_qlora_on_gemma_1b_sized_model_records_speed_and_memory(tmp_path):
     corpus = [m["content"] for r in train for m in r["messages"]]
     config.base_model = str(build_random_gemma3(tmp_path / "base", corpus=corpus))
 
-    result = train_adapter(config, train, [], tmp_path / "adapter")
+    result = train_adapter(config, train, [], tmp_path / "adapter", PromptSpec("Ranking:"))
 
     assert result["device"] == "cuda" and result["quantization"] == "4bit"
     assert result["steps"] == 5 and math.isfinite(result["train_loss"])

@@ -1,5 +1,5 @@
-"""The `finetune` stage: skipped here (no CUDA / no base model) with its outs written, and
-the explicit CPU path (device=cpu, a tiny random Gemma-3) end to end."""
+"""The `finetune` stage: skipped (no base model, CUDA asked for but absent) with its outs
+written, and the CPU path (a tiny random Gemma-3) end to end, through the `llm` stage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import write_qrels, write_run
-from shortlister.llm.finetune import read_examples
+from shortlister.llm.finetune_data import read_examples
 from shortlister.params import compose
 from shortlister.stages import finetune as stage
 
@@ -39,7 +39,7 @@ def params(tmp_path, root) -> dict:
     finetune = {
         **real["finetune"],
         "data_dir": str(tmp_path / "data/finetune"),
-        "output_dir": str(tmp_path / "models/finetune/adapter"),
+        "output_dir": str(tmp_path / "models/finetune"),
         "prompts_per_query": 3,
     }
     return {
@@ -52,21 +52,25 @@ def params(tmp_path, root) -> dict:
     }
 
 
-def test_skipped_without_cuda_still_writes_data_and_outs(params, tmp_path, monkeypatch):
+def test_cuda_asked_for_but_absent_is_skipped_with_data_and_outs(params, tmp_path, monkeypatch):
     monkeypatch.setattr(stage, "cuda_available", lambda: False)  # same answer on a GPU machine
+    params["finetune"]["device"] = "cuda"
     report = stage.run(params)
 
-    assert report["status"] == "skipped" and "CUDA" in report["reason"]
+    assert report["status"] == "skipped" and "cuda" in report["reason"]
     assert json.loads((tmp_path / "reports/finetune.json").read_text())["status"] == "skipped"
     assert "skipped" in (tmp_path / "reports/finetune.md").read_text()
-    adapter = tmp_path / "models/finetune/adapter"
-    assert json.loads((adapter / "STATUS.json").read_text())["reason"] == report["reason"]
-    assert (adapter / "README.md").is_file() and not (adapter / "adapter_config.json").exists()
-    train = read_examples(tmp_path / "data/finetune/train.jsonl")
-    val = read_examples(tmp_path / "data/finetune/validation.jsonl")
+    out = tmp_path / "models/finetune"
+    assert json.loads((out / "STATUS.json").read_text())["reason"] == report["reason"]
+    assert (out / "README.md").is_file() and not list(out.glob("*/adapter_config.json"))
+    train = read_examples(tmp_path / "data/finetune/listwise/train.jsonl")
+    val = read_examples(tmp_path / "data/finetune/listwise/validation.jsonl")
     assert {r["query_id"] for r in train} == {"q1", "q2"} and len(train) == 6
     assert {r["query_id"] for r in val} == {"q3"}
-    assert report["data"]["train"]["n_records"] == 6
+    pairs = read_examples(tmp_path / "data/finetune/pointwise/train.jsonl")
+    assert {r["query_id"] for r in pairs} == {"q1", "q2"}  # never test queries
+    assert {r["messages"][-1]["content"] for r in pairs} == {"Yes", "No"}
+    assert report["data"]["listwise"]["train"]["n_records"] == 6
     assert json.loads((tmp_path / "data/finetune/stats.json").read_text()) == report["data"]
 
 
@@ -79,7 +83,7 @@ def test_skipped_when_the_base_model_is_not_local(params, tmp_path):
 
 
 def test_a_stale_adapter_is_replaced_by_the_status(params, tmp_path):
-    adapter = tmp_path / "models/finetune/adapter"
+    adapter = tmp_path / "models/finetune/listwise"
     adapter.mkdir(parents=True)
     (adapter / "adapter_config.json").write_text("{}")
     params["finetune"]["device"] = "cpu"
@@ -104,13 +108,17 @@ def test_overrides_select_a_group_option_or_set_keys(params):
         stage.apply_overrides(params, ["finetune.device"])
 
 
-def test_cpu_path_trains_and_compares_base_and_tuned(params, tmp_path):
-    """finetune=tiny: a tiny random Gemma-3, LoRA on CPU, base vs tuned on the test queries."""
+def test_cpu_path_trains_both_scorers_and_the_llm_stage_compares_them(params, tmp_path):
+    """finetune=tiny: a tiny random Gemma-3, LoRA on CPU for listwise and pointwise; then the
+    `llm` stage evaluates zero-shot and tuned side by side on the same test queries."""
+    from shortlister.stages import llm as llm_stage
+
     stage.apply_overrides(params, ["finetune=tiny"])
     params["finetune"].update(
         data_dir=str(tmp_path / "data/finetune"),
-        output_dir=str(tmp_path / "models/finetune/adapter"),
+        output_dir=str(tmp_path / "models/finetune"),
         max_steps=2,
+        pointwise_max_steps=2,
         eval_steps=2,
         candidates_per_prompt=4,
         answer_k=4,
@@ -120,17 +128,29 @@ def test_cpu_path_trains_and_compares_base_and_tuned(params, tmp_path):
     report = stage.run(params)
 
     assert report["status"] == "ok", report.get("reason")
-    assert report["training"]["steps"] == 2 and report["training"]["device"] == "cpu"
-    adapter = tmp_path / "models/finetune/adapter"
-    assert (adapter / "adapter_config.json").is_file()
-    assert (adapter / "adapter_model.safetensors").is_file()
-    ev = report["evaluation"]
-    for name in ("base", "tuned"):
-        assert ev[name]["n_queries"] == 2 and ev[name]["n_calls"] == 4
-        assert 0.0 <= ev[name]["clean_share"] <= 1.0 and 0.0 <= ev[name]["ndcg@10"] <= 1.0
-        assert ev[name]["mean_latency_s"] > 0
-        assert set(ev[name]["rankings"]) == {"q4", "q5"}
+    assert set(report["training"]) == {"listwise", "pointwise"}
+    for scorer, t in report["training"].items():
+        assert t["steps"] == 2 and t["device"] == "cpu" and t["scorer"] == scorer
+        assert t["prompt_format"] == "chat"  # the tiny Gemma has a chat template
+        adapter = tmp_path / "models/finetune" / scorer
+        assert (adapter / "adapter_config.json").is_file()
+        assert (adapter / "adapter_model.safetensors").is_file()
     table = (tmp_path / "reports/finetune.md").read_text()
-    assert "| base |" in table and "| tuned |" in table
+    assert "| listwise | cpu |" in table and "| pointwise | cpu |" in table
     metrics = stage.flat_metrics(report)
-    assert metrics["trained"] == 1.0 and "train.tokens_per_second" in metrics
+    assert metrics["trained"] == 1.0 and "pointwise.tokens_per_second" in metrics
+
+    params["llm"].update(
+        model=report["base_model"],  # the tiny model the stage built
+        adapters_dir=str(tmp_path / "models/finetune"),
+        first_stage="sbert",
+        evaluation={"datasets": ["default"], "splits": ["test"], "max_queries": 2},
+    )
+    params.setdefault("data", {"external": {}})
+    llm_report = llm_stage.run(params)
+    variants = llm_report["datasets"]["default"]["variants"]
+    assert set(variants) == {"listwise/zero-shot", "pointwise/zero-shot",
+                             "listwise/tuned", "pointwise/tuned"}  # fmt: skip
+    assert variants["pointwise/tuned"]["adapter"].endswith("pointwise")
+    assert llm_report["run_variant"] == "pointwise/tuned"
+    assert {v["n_queries"] for v in variants.values()} == {2}  # the same queries for all

@@ -1,9 +1,11 @@
 """The OpenAI-compatible backend against a real HTTP server on 127.0.0.1 that scripts
-its answers: rate limits, server errors, slow answers, garbage."""
+its answers: rate limits, server errors, slow answers, garbage; both endpoints; where the
+URL and the key come from."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 from shortlister.errors import ConfigError
 from shortlister.llm.backends import LLMError, backend_available, build_backend
 from shortlister.llm.config import LLMConfig
-from shortlister.llm.openai_api import OpenAIBackend
+from shortlister.llm.openai_api import OpenAIBackend, resolve_base_url
 from shortlister.llm.prompts import build_messages
 from shortlister.llm.rerank import LLMReranker
 
@@ -65,6 +67,12 @@ def handler(script: Script) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_openai_env(monkeypatch) -> None:
+    for env in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "GROQ_API_KEY"):
+        monkeypatch.delenv(env, raising=False)
 
 
 @pytest.fixture()
@@ -149,7 +157,9 @@ def test_persistent_429_gives_a_clear_error_after_the_last_retry(backend, server
 def test_unauthorized_is_not_retried_and_names_the_key(backend, server):
     _, script = server
     script.default = (401, {"error": "invalid key"}, {}, 0.0)
-    with pytest.raises(LLMError, match=f"HTTP 401 \\(check the key in \\${KEY_ENV}\\)"):
+    with pytest.raises(
+        LLMError, match=re.escape(f"HTTP 401 (check the key in ${KEY_ENV} or $OPENAI")
+    ):
         backend.generate([MESSAGES])
     assert len(script.requests) == 1
 
@@ -165,12 +175,86 @@ def test_garbage_answer_text_is_repaired_by_the_parser(backend, server):
     assert result.prompt_tokens == 50 and result.completion_tokens == 7
 
 
-def test_missing_key_is_a_clear_error(server, monkeypatch):
+REMOTE = "https://llm.example.invalid/v1"
+
+
+def test_missing_key_for_a_remote_server_is_a_clear_error(monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
+    reason = f"environment variable {KEY_ENV} is not set (nor OPENAI_API_KEY)"
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        build_backend(_cfg(REMOTE))
+    assert backend_available(_cfg(REMOTE)) == (False, reason)
+
+
+def test_a_local_server_needs_no_key(server, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    url, script = server
+    assert backend_available(_cfg(url))[0]
+    assert build_backend(_cfg(url)).generate([MESSAGES])[0].text.startswith("Ranking:")
+    assert script.requests[0]["auth"] is None
+
+
+def test_the_configured_key_beats_openai_api_key(server, monkeypatch):
+    url, script = server
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    build_backend(_cfg(url)).generate([MESSAGES])
+    monkeypatch.setenv(KEY_ENV, "sk-configured")
+    build_backend(_cfg(url)).generate([MESSAGES])
+    assert [r["auth"] for r in script.requests] == ["Bearer sk-openai", "Bearer sk-configured"]
+
+
+def test_openai_base_url_beats_the_config(server, monkeypatch):
+    url, script = server
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    assert backend_available(_cfg(REMOTE)) == (True, f"llama-3.1-8b-instant at {url} (chat)")
+    build_backend(_cfg(REMOTE)).generate([MESSAGES])
+    assert len(script.requests) == 1
+    assert resolve_base_url(LLMConfig.from_mapping(_cfg(REMOTE, base_url_env=None)).openai) == (
+        REMOTE
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", "127.0.0.1:8000")
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL: expected an http"):
+        build_backend(_cfg(REMOTE))
+
+
+def test_the_base_url_flag_beats_openai_base_url(server, monkeypatch):
+    from shortlister.cli_rank import _llm_config
+
     url, _ = server
-    with pytest.raises(ConfigError, match=f"environment variable {KEY_ENV} is not set"):
-        build_backend(_cfg(url))
-    assert backend_available(_cfg(url)) == (False, f"environment variable {KEY_ENV} is not set")
+    monkeypatch.setenv("OPENAI_BASE_URL", REMOTE)
+    overrides = {"backend": "openai", "model": "m", "base_url": url, "endpoint": "completions"}
+    cfg = _llm_config(None, overrides)
+    assert resolve_base_url(cfg.openai) == url
+    assert (cfg.openai.model, cfg.openai.endpoint) == ("m", "completions")
+
+
+def text_completion(text: str) -> dict:
+    return {"choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 9}}  # fmt: skip
+
+
+def test_completions_endpoint_sends_the_completion_prompt(server, monkeypatch):
+    url, script = server
+    script.default = (200, text_completion(" c2, c4, c1, c3\n\nRanking: c1"), {}, 0.0)
+    backend = build_backend({**_cfg(url, endpoint="completions"), "stop": ["\n"]})
+    [gen] = backend.generate([MESSAGES])
+    assert gen.text == "Ranking: c2, c4, c1, c3"  # prefix back on, cut at the stop string
+    assert (gen.prompt_tokens, gen.completion_tokens) == (40, 9)
+    request = script.requests[0]
+    assert request["path"] == "/v1/completions" and "messages" not in request["body"]
+    prompt = request["body"]["prompt"]
+    assert prompt == backend.render(MESSAGES) and prompt.endswith("\n\nRanking:")
+    assert MESSAGES[-1]["content"] in prompt
+    assert request["body"]["stop"] == ["\n"] and request["body"]["max_tokens"] == 64
+
+
+def test_completions_endpoint_rejects_a_chat_shape(server):
+    url, script = server
+    script.default = (200, {"choices": [{"message": {"content": "Ranking: c1"}}]}, {}, 0.0)
+    script.steps = [(200, {"choices": [{"text": 5}]}, {}, 0.0)]
+    backend = build_backend(_cfg(url, endpoint="completions", max_retries=1))
+    with pytest.raises(LLMError, match=r"2 attempt\(s\).*choices\[0\]\.text"):
+        backend.generate([MESSAGES])
 
 
 def test_groq_is_the_default_api():

@@ -41,6 +41,7 @@ def params(tmp_path, root) -> dict:
         **{"model": "shortlister-tests/not-cached", "device": "cpu", "max_new_tokens": 12},
         **{"window": 4, "step": 2, "depth": 6},
         "evaluation": {"datasets": ["default"], "splits": ["test"], "max_queries": 2},
+        "adapters_dir": str(tmp_path / "adapters"),  # none trained: zero-shot only
     }
     return {
         "seed": 13,
@@ -80,10 +81,22 @@ def test_ok_with_a_tiny_local_model(params, tiny_qwen):
     before, _ = _evaluate(params)
     report = stage.run(params)
     assert report["status"] == "ok" and report["first_stage"] == "sbert"
-    stats = report["datasets"]["default"]
-    assert stats["n_queries"] == 2 and stats["n_calls"] == 4  # q2, q3; windows (2,6), (0,4)
-    assert 0.0 <= stats["repair_share"] <= 1.0 and stats["completion_tokens"] > 0
-    assert set(stats["metrics"]) == {"first_stage", "llm"}
+    entry = report["datasets"]["default"]
+    assert entry["query_ids"] == ["q2", "q3"]
+    assert set(entry["variants"]) == {"listwise/zero-shot", "pointwise/zero-shot"}
+    listwise, pointwise = (
+        entry["variants"]["listwise/zero-shot"],
+        entry["variants"]["pointwise/zero-shot"],
+    )
+    assert listwise["n_queries"] == 2 and listwise["n_calls"] == 4  # windows (2,6), (0,4)
+    assert 0.0 <= listwise["repair_share"] <= 1.0 and listwise["completion_tokens"] > 0
+    assert pointwise["n_pairs"] == 12 and pointwise["repair_share"] is None
+    for result in (listwise, pointwise):
+        assert {"map", "ndcg@10"} <= set(result["metrics"]) and result["seconds_per_query"] > 0
+        assert result["cpu_seconds_per_query"] > 0 and result["tokens_per_s"] > 0
+    assert {"map", "ndcg@10"} <= set(entry["first_stage"])
+    assert report["run_variant"] == "pointwise/zero-shot"  # llm.scorer, no adapter trained
+    assert set(report["per_cpu_second"]["default"]) == set(entry["variants"])
     runs = evaluate.Path(params["paths"]["runs"])
     llm_run, first = read_run(runs / "llm/default.trec"), read_run(runs / "sbert/default.trec")
     assert sorted(llm_run) == ["q2", "q3"]
@@ -91,15 +104,28 @@ def test_ok_with_a_tiny_local_model(params, tiny_qwen):
         ids = [c for c, _ in ranked]
         assert sorted(ids[:6]) == sorted(c for c, _ in first[qid][:6])
         assert ids[6:] == [c for c, _ in first[qid][6:]]  # the first stage's tail kept
-    assert "<|im_start|>user" in (runs / "llm/prompt_sample.txt").read_text()
+    assert "<|im_start|>user" in (runs / "llm/prompt_listwise_zero-shot.txt").read_text()
+    assert "Candidate headline:" in (runs / "llm/prompt_pointwise_zero-shot.txt").read_text()
+    table = (evaluate.Path(params["paths"]["reports"]) / "llm.md").read_text()
+    assert "| pointwise/zero-shot |" in table and "| first stage (sbert) |" in table
 
-    after, table = _evaluate(params)
+    after, comparison = _evaluate(params)
     assert set(after["default"]["test"]) == {"sbert", "llm"}
     assert after["default"]["test"]["llm"]["n_queries"] <= 2  # only the re-ranked queries
     assert "llm" not in after["default"]["train"]
     assert after["default"]["test"]["sbert"] == before["default"]["test"]["sbert"]
-    assert "llm" in table
-    assert stage.flat_metrics(report)["default.repair_share"] == stats["repair_share"]
+    assert "llm" in comparison
+    flat = stage.flat_metrics(report)
+    assert flat["default.listwise.zero-shot.repair_share"] == listwise["repair_share"]
+    assert flat["default.pointwise.zero-shot.ndcg@10"] == pointwise["metrics"]["ndcg@10"]
+
+
+def test_only_the_listed_scorers_run(params, tiny_qwen):
+    params["llm"].update(model=str(tiny_qwen), scorer="listwise")
+    params["llm"]["evaluation"]["scorers"] = ["listwise"]
+    report = stage.run(params)
+    assert set(report["datasets"]["default"]["variants"]) == {"listwise/zero-shot"}
+    assert report["run_variant"] == "listwise/zero-shot"
 
 
 def test_main_logs_prompt_timing_and_metrics_to_mlflow(params, tiny_qwen, tmp_path, monkeypatch):
@@ -115,10 +141,11 @@ def test_main_logs_prompt_timing_and_metrics_to_mlflow(params, tiny_qwen, tmp_pa
     client = MlflowClient(tracking_uri=uri)
     [exp] = [e for e in client.search_experiments() if e.name == "test"]
     [run] = client.search_runs([exp.experiment_id], "tags.`shortlister.stage` = 'llm'")
-    assert {"default.repair_share", "default.mean_latency_s", "skipped"} <= set(run.data.metrics)
+    assert {"default.listwise.zero-shot.repair_share", "default.pointwise.zero-shot.map",
+            "default.first_stage.map", "skipped"} <= set(run.data.metrics)  # fmt: skip
     assert run.data.params["model"] == str(tiny_qwen)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "llm")}
-    assert {"llm/prompt_sample.txt", "llm/llm.json"} <= artifacts
+    assert {"llm/prompt_pointwise_zero-shot.txt", "llm/llm.json", "llm/llm.md"} <= artifacts
 
 
 def test_unknown_dataset_is_a_clear_error(params, tiny_qwen):

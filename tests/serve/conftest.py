@@ -14,3 +14,16 @@ def small_pool_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("pool") / "candidates.csv"
     write_csv(ds.candidates, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory) -> Path:
+    """A tiny random Gemma-3 folder (seconds to build, ~1 s to load): plumbing tests only,
+    its rankings are random."""
+    from shortlister.llm.tiny import build_tiny_model
+
+    corpus = [
+        "Software Engineer, Registered Nurse, Human Resources Manager, Teacher",
+        "Answer: Yes No",
+    ]
+    return build_tiny_model("gemma3", tmp_path_factory.mktemp("tiny-llm") / "gemma3", corpus=corpus)

@@ -199,3 +199,49 @@ def test_no_match_shows_a_notice_not_zeros(browser, tfidf_url):
     assert page.get_attribute("[data-testid=empty]", "data-state") == "empty"
     assert errors == []
     page.close()
+
+
+def test_llm_page_says_whether_the_llm_reranked(browser, small_pool_csv, tiny_llm, tmp_path):
+    from tests.serve.test_serve_llm import llm_settings
+
+    settings = llm_settings(small_pool_csv, tiny_llm)
+    settings.method = "llm"
+    with running_server(create_app(settings)) as url:
+        page, errors = _open(browser, url)
+        sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(
+            ["tfidf", "llm (gemma3 over tfidf)"]
+        )
+        assert page.input_value("[data-testid=method]") == "llm"
+        _search(page, QUERY)
+        status = page.locator("[data-testid=llm-status]")
+        sync_api.expect(status).to_have_attribute("data-status", "reranked")
+        sync_api.expect(status).to_contain_text("Re-ranked by gemma3 in")
+        assert status.get_attribute("role") == "status"
+        page.select_option("[data-testid=method]", "tfidf")
+        page.wait_for_function(
+            "() => document.getElementById('timing').textContent.startsWith('tfidf')"
+        )
+        sync_api.expect(status).to_be_hidden()
+        assert not errors, errors
+        page.close()
+    settings = llm_settings(small_pool_csv, tiny_llm, serve_timeout_s=1e-4)
+    settings.method = "llm"
+    with running_server(create_app(settings)) as url:
+        page, errors = _open(browser, url)
+        _search(page, QUERY)
+        status = page.locator("[data-testid=llm-status]")
+        sync_api.expect(status).to_have_attribute("data-status", "timeout")
+        sync_api.expect(status).to_contain_text(
+            "LLM timed out after 0.0001 s: showing the tfidf order"
+        )
+        assert not errors, errors
+        page.close()
+    # A model that is not there: method llm listed, disabled, with the reason as its title.
+    settings = llm_settings(small_pool_csv, tmp_path / "no-such-model")
+    with running_server(create_app(settings)) as url:
+        page, errors = _open(browser, url)
+        unavailable = page.locator("[data-testid=method] option[disabled]")
+        sync_api.expect(unavailable).to_have_text(["llm (unavailable)"])
+        assert "model not available" in unavailable.get_attribute("title")
+        assert not errors, errors
+        page.close()

@@ -10,7 +10,6 @@ anything, and why not, so the pipeline can skip with a reason instead of failing
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Any, Protocol
 
 from shortlister.errors import ConfigError, ShortlisterError
 from shortlister.llm.config import LLMConfig
+from shortlister.llm.models import hf_offline, model_available, resolve_model
+from shortlister.llm.prompts import PromptBuilder, PromptTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -47,41 +48,44 @@ class LLMBackend(Protocol):
         ...
 
 
-def hf_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 # --------------------------------------------------------------------------- transformers
 
 
-class TransformersBackend:
-    """A local causal LM (hub id or folder), optionally with a peft LoRA adapter on top."""
+class LocalModel:
+    """A causal LM loaded once for inference: model, left-padding tokenizer and device.
 
-    def __init__(self, cfg: LLMConfig) -> None:
+    `model` is a packaged name, a .gguf file (converted once, shortlister.llm.models), a
+    hub id or a folder; `adapter` a peft LoRA adapter folder loaded on top.
+    """
+
+    def __init__(self, cfg: LLMConfig, adapter: str | None = None) -> None:
         if not cfg.model:
-            raise ConfigError("llm.model: expected a hub id or a local model folder, got none")
-        self.cfg = cfg
-        self.name = f"transformers:{cfg.model}" + (f"+{cfg.adapter}" if cfg.adapter else "")
+            raise ConfigError("llm.model: expected a model name, .gguf file, hub id or folder")
+        self.source = resolve_model(cfg.model, cfg.model_cache)
+        self.adapter = adapter
+        self.name = f"transformers:{cfg.model}" + (f"+{adapter}" if adapter else "")
         self.device = resolve_device(cfg.device)
-        self.tokenizer = load_tokenizer(cfg.model)
-        self.model = load_model(cfg, self.device)
-        self._warned_template = False
+        self.tokenizer = load_tokenizer(self.source)
+        self.model = load_model(self.source, cfg.dtype, self.device, adapter)
+
+
+class TransformersBackend:
+    """Listwise generation with a local model (`LocalModel`), prompted by `PromptBuilder`."""
+
+    def __init__(self, cfg: LLMConfig, adapter: str | None = None, lm: LocalModel | None = None):
+        self.cfg = cfg
+        self.lm = lm or LocalModel(
+            cfg, adapter if adapter is not None else cfg.adapter_path("listwise")
+        )
+        self.name, self.tokenizer, self.model = self.lm.name, self.lm.tokenizer, self.lm.model
+        self.device = self.lm.device
+        template = PromptTemplate.from_config(cfg.prompt)
+        self.builder = PromptBuilder(
+            template.answer_prefix, cfg.prompt_format, self.tokenizer, cfg.chat_template_kwargs
+        )
 
     def render(self, messages: Messages) -> str:
-        tok = self.tokenizer
-        if not getattr(tok, "chat_template", None):
-            if not self._warned_template:
-                logger.warning("%s has no chat template; plain text prompt", self.cfg.model)
-                self._warned_template = True
-            return "\n\n".join(m["content"] for m in messages) + "\n\n"
-        kwargs = dict(tokenize=False, add_generation_prompt=True, **self.cfg.chat_template_kwargs)
-        try:
-            return tok.apply_chat_template(messages, **kwargs)
-        except Exception as exc:  # jinja raises TemplateError for roles it does not know
-            if messages and messages[0]["role"] == "system":
-                logger.info("chat template rejected the system turn (%s); folding it in", exc)
-                return tok.apply_chat_template(fold_system(messages), **kwargs)
-            raise
+        return self.builder.prompt(messages)
 
     def generate(self, batch: list[Messages]) -> list[Generation]:
         out: list[Generation] = []
@@ -94,8 +98,12 @@ class TransformersBackend:
         import torch
 
         prompts = [self.render(m) for m in chunk]
-        # The chat template already wrote BOS where the model wants one.
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self.tokenizer(
+            prompts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=self.builder.add_special_tokens,
+        )
         enc = {k: v.to(self.device) for k, v in enc.items()}
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -107,7 +115,7 @@ class TransformersBackend:
         pad = self.tokenizer.pad_token_id
         return [
             Generation(
-                text=text,
+                text=self.builder.answer(cut_at_stop(text, self._stops())),
                 latency_s=elapsed / len(chunk),
                 prompt_tokens=int(n_prompt),
                 completion_tokens=int((row != pad).sum()) if pad is not None else len(row),
@@ -115,12 +123,18 @@ class TransformersBackend:
             for text, n_prompt, row in zip(texts, prompt_lens, new, strict=True)
         ]
 
+    def _stops(self) -> list[str]:
+        """Completion prompts stop at the end of the answer line (a base model rambles on)."""
+        return list(self.cfg.stop) if self.builder.format == "completion" else []
+
     def _generation_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.cfg.max_new_tokens,
             "do_sample": self.cfg.do_sample,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
+        if self._stops():
+            kwargs.update(stop_strings=self._stops(), tokenizer=self.tokenizer)
         if self.cfg.do_sample:
             if self.cfg.temperature is not None:
                 kwargs["temperature"] = self.cfg.temperature
@@ -130,13 +144,10 @@ class TransformersBackend:
         return kwargs
 
 
-def fold_system(messages: Messages) -> Messages:
-    """The system turn prepended to the first user turn (for templates without a system role)."""
-    system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
-    if rest and rest[0]["role"] == "user":
-        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
-        return rest
-    return [{"role": "user", "content": system}, *rest]
+def cut_at_stop(text: str, stops: list[str]) -> str:
+    """`text` up to its first stop string (a batch runs on until every row has stopped)."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
 
 
 def resolve_device(device: str) -> str:
@@ -169,23 +180,23 @@ def load_tokenizer(model: str):
     return tok
 
 
-def load_model(cfg: LLMConfig, device: str):
+def load_model(source: str, dtype: str, device: str, adapter: str | None = None):
     from transformers import AutoModelForCausalLM
 
-    logger.info("loading %s on %s", cfg.model, device)
+    logger.info("loading %s on %s", source, device)
     model = AutoModelForCausalLM.from_pretrained(
-        cfg.model, dtype=resolve_dtype(cfg.dtype, device), local_files_only=hf_offline()
+        source, dtype=resolve_dtype(dtype, device), local_files_only=hf_offline()
     )
-    if cfg.adapter:
+    if adapter:
         from peft import PeftModel
 
-        adapter = Path(cfg.adapter)
-        if not (adapter / "adapter_config.json").is_file():
+        path = Path(adapter)
+        if not (path / "adapter_config.json").is_file():
             raise ConfigError(
-                f"llm.adapter: {adapter} has no adapter_config.json (not a peft adapter)"
+                f"llm.adapter: {path} has no adapter_config.json (not a peft adapter)"
             )
-        logger.info("loading LoRA adapter %s", adapter)
-        model = PeftModel.from_pretrained(model, str(adapter))
+        logger.info("loading LoRA adapter %s", path)
+        model = PeftModel.from_pretrained(model, str(path))
     return model.to(device).eval()
 
 
@@ -206,34 +217,13 @@ def backend_available(cfg: Mapping[str, Any] | LLMConfig) -> tuple[bool, str]:
     """(True, what will run) or (False, why not); never downloads or calls anything."""
     cfg = LLMConfig.from_mapping(cfg)
     if cfg.backend == "openai":
-        if not os.environ.get(cfg.openai.api_key_env, "").strip():
-            return False, f"environment variable {cfg.openai.api_key_env} is not set"
-        return True, f"{cfg.openai.model} at {cfg.openai.base_url}"
+        from shortlister.llm.openai_api import openai_available
+
+        return openai_available(cfg.openai)
     if not cfg.model:
         return False, "no model configured (llm.model is null)"
-    ok, reason = _model_available(cfg.model)
-    if ok and cfg.adapter and not (Path(cfg.adapter) / "adapter_config.json").is_file():
-        return False, f"adapter {cfg.adapter} not found (no adapter_config.json)"
+    ok, reason = model_available(cfg.model, cfg.model_cache)
+    adapter = cfg.adapter_path()
+    if ok and adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        return False, f"adapter {adapter} not found (no adapter_config.json)"
     return ok, reason
-
-
-def _model_available(model: str) -> tuple[bool, str]:
-    path = Path(model).expanduser()
-    if path.exists():
-        if (path / "config.json").is_file():
-            return True, f"local folder {path}"
-        return False, f"{path} is not a model folder (no config.json)"
-    if model.startswith((".", "/", "~")) or model.count("/") > 1:
-        return False, f"model folder {model} does not exist"
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    cached = try_to_load_from_cache(model, "config.json")
-    if isinstance(cached, str):
-        return True, f"{model} from the Hugging Face cache"
-    if hf_offline():
-        return False, (
-            f"{model} is not a local folder and not in the Hugging Face cache "
-            f"({constants.HF_HUB_CACHE}) and HF_HUB_OFFLINE=1 forbids downloading it; "
-            f"download it once online (`hf download {model}`) or set llm.model to a folder"
-        )
-    return True, f"{model} (will be downloaded from the Hugging Face hub)"

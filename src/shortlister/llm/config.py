@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from shortlister.errors import ConfigError
 
 BACKENDS = ("transformers", "openai")
+SCORERS = ("listwise", "pointwise")
+PROMPT_FORMATS = ("auto", "chat", "completion")
+ENDPOINTS = ("chat", "completions")
+# written next to each adapter the finetune stage trains: {"base_model": <finetune.base_model>}
+ADAPTER_BASE_FILE = "shortlister_base.json"
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -28,8 +35,15 @@ class OpenAIConfig:
     """An OpenAI-compatible chat completions API (Groq by default)."""
 
     base_url: str = "https://api.groq.com/openai/v1"
+    # When this variable is set it replaces base_url (--llm-base-url beats both); null: ignore
+    base_url_env: str | None = "OPENAI_BASE_URL"
     model: str = "llama-3.1-8b-instant"
+    # The key comes from this variable, else from $OPENAI_API_KEY; a server on
+    # 127.0.0.1/localhost needs neither
     api_key_env: str = "GROQ_API_KEY"
+    # chat: /chat/completions with messages (instruct models); completions: /completions with
+    # the completion prompt (base models without a chat template, e.g. gemma3-270m)
+    endpoint: str = "chat"
     timeout_s: float = 60.0
     max_retries: int = 4  # retries after the first attempt
     backoff_s: float = 1.0  # first retry waits about this long, doubling each time
@@ -43,8 +57,16 @@ class OpenAIConfig:
             raise ConfigError(
                 f"llm.openai.base_url: expected an http(s) URL, got {self.base_url!r}"
             )
+        if self.endpoint not in ENDPOINTS:
+            raise ConfigError(
+                f"llm.openai.endpoint: expected one of {list(ENDPOINTS)}, got {self.endpoint!r}"
+            )
         if not self.api_key_env.strip():
             raise ConfigError("llm.openai.api_key_env: expected an environment variable name")
+        if self.base_url_env is not None and not self.base_url_env.strip():
+            raise ConfigError(
+                "llm.openai.base_url_env: expected an environment variable name or null"
+            )
         if self.timeout_s <= 0 or self.max_retries < 0 or self.backoff_s < 0:
             raise ConfigError(
                 "llm.openai: expected timeout_s > 0, max_retries >= 0 and backoff_s >= 0, got "
@@ -56,23 +78,64 @@ class OpenAIConfig:
 class EvaluationConfig:
     """Which queries the `llm` stage re-ranks (bounded: LLM calls are slow on a CPU)."""
 
-    datasets: list[str] = field(default_factory=lambda: ["default"])
+    datasets: list[str] = field(default_factory=lambda: ["default", "onet"])
     splits: list[str] = field(default_factory=lambda: ["test"])
     max_queries: int | None = 10  # per dataset, first by query id; None: all
+    scorers: list[str] = field(default_factory=lambda: list(SCORERS))
 
     def __post_init__(self) -> None:
+        if not self.scorers or any(s not in SCORERS for s in self.scorers):
+            raise ConfigError(
+                f"llm.evaluation.scorers: expected some of {list(SCORERS)}, got {self.scorers!r}"
+            )
         if self.max_queries is not None and self.max_queries < 1:
             raise ConfigError(f"llm.evaluation.max_queries: expected >= 1, got {self.max_queries}")
 
 
 @dataclass
+class PointwiseConfig:
+    """The pointwise scorer: log P(yes) - log P(no) of one (role, headline) pair."""
+
+    prompt: str = (
+        "Target role: {query}\nCandidate headline: {title}\n"
+        "Does the candidate fit the target role? Answer Yes or No."
+    )
+    answer_prefix: str = "Answer:"
+    positive: str = "Yes"  # log P(positive) - log P(negative) is the score
+    negative: str = "No"
+    batch_size: int = 16  # pairs per forward pass (llm.depth says how many are re-scored)
+
+    def __post_init__(self) -> None:
+        for name in ("query", "title"):
+            if "{" + name + "}" not in self.prompt:
+                raise ConfigError(f"llm.pointwise.prompt: expected a {{{name}}} placeholder")
+        if not self.positive.strip() or not self.negative.strip() or self.positive == self.negative:
+            raise ConfigError(
+                "llm.pointwise: expected two different non-empty answers positive/negative"
+            )
+        if self.batch_size < 1:
+            raise ConfigError("llm.pointwise: expected batch_size >= 1")
+
+
+@dataclass
 class LLMConfig:
     backend: str = "transformers"
-    model: str | None = "Qwen/Qwen3-0.6B"  # hub id or local folder (transformers backend)
-    adapter: str | None = None  # a peft LoRA adapter folder loaded on top of `model`
+    # A packaged model (gemma3-270m), a .gguf file, a hub id or a local folder.
+    model: str | None = "gemma3-270m"
+    # GGUF files are converted once into bfloat16 safetensors folders here, keyed by sha256.
+    model_cache: str = "~/.cache/shortlister/models"
+    # A peft LoRA adapter folder on top of `model`; auto: <adapters_dir>/<scorer> when the
+    # finetune stage trained one there, else the base model.
+    adapter: str | None = "auto"
+    adapters_dir: str = "models/finetune"
+    scorer: str = "pointwise"  # listwise (generate a ranking) | pointwise (score each pair)
+    # auto: chat when the tokenizer has a chat template, else a completion prompt that
+    # ends in the answer prefix (base models)
+    prompt_format: str = "auto"
+    stop: list[str] = field(default_factory=lambda: ["\n"])  # completion prompts end here
     device: str = "auto"
     dtype: str = "auto"  # auto: bfloat16 on CUDA, float32 on CPU
-    max_new_tokens: int = 160
+    max_new_tokens: int = 64
     batch_size: int = 4
     do_sample: bool = False  # greedy by default: the same prompt gives the same ranking
     temperature: float | None = None  # only with do_sample
@@ -81,15 +144,20 @@ class LLMConfig:
     # Listwise re-ranking: the top `depth` of the first stage, `window` at a time, `step` up.
     window: int = 10
     step: int = 5
-    depth: int = 20
+    depth: int = 10
     first_stage: str = "ranknet"
     first_stage_fallback: str | None = "sbert"
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     prompt: dict[str, Any] = field(default_factory=dict)
+    pointwise: PointwiseConfig = field(default_factory=PointwiseConfig)
+    # seconds the service waits for the LLM before answering with the first stage's order
+    serve_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
         self._check_choice("backend", BACKENDS)
+        self._check_choice("scorer", SCORERS)
+        self._check_choice("prompt_format", PROMPT_FORMATS)
         self._check_choice("device", DEVICES)
         self._check_choice("dtype", DTYPES)
         if self.window < 2 or not 1 <= self.step < self.window or self.depth < 1:
@@ -112,6 +180,7 @@ class LLMConfig:
         cfg = dict(cfg or {})
         cfg["openai"] = _build(OpenAIConfig, cfg.get("openai"), "llm.openai")
         cfg["evaluation"] = _build(EvaluationConfig, cfg.get("evaluation"), "llm.evaluation")
+        cfg["pointwise"] = _build(PointwiseConfig, cfg.get("pointwise"), "llm.pointwise")
         return _build(cls, cfg, "llm")
 
     @property
@@ -121,3 +190,21 @@ class LLMConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def adapter_path(self, scorer: str | None = None) -> str | None:
+        """The adapter to load for `scorer` (default: this config's), None for the base model.
+
+        auto: the finetune stage's adapter for the scorer, when it was trained on this
+        `model` (its ADAPTER_BASE_FILE says on which); an adapter of another base model
+        would not fit.
+        """
+        if self.adapter != "auto":
+            return self.adapter
+        path = Path(self.adapters_dir) / (scorer or self.scorer)
+        if not (path / "adapter_config.json").is_file():
+            return None
+        try:
+            base = json.loads((path / ADAPTER_BASE_FILE).read_text())["base_model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return str(path) if base == self.model else None

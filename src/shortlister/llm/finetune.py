@@ -1,15 +1,12 @@
-"""Instruction data and (Q)LoRA fine-tuning of a chat LLM for listwise ranking.
+"""(Q)LoRA fine-tuning of the ranking LLM, listwise and pointwise (data: finetune_data.py).
 
-Training prompts are the ranking prompts of `shortlister.llm.prompts` (target role plus
-`id: title` lines), built from the graded judgments of the *training* queries; the answer
-is the fixed `Ranking: id, id, ...` line, best grade first. Candidates are shuffled per
-prompt so the model cannot learn "the first id wins". Validation prompts come from the
-validation queries; test queries are never used.
-
-On CUDA the base model is loaded in 4-bit NF4 through bitsandbytes and LoRA adapters are
-trained on top (QLoRA); on CPU the same code trains plain LoRA on a small (e.g. tiny random)
-model, so tests run the whole path. Training is trl's `SFTTrainer` on prompt-completion
-conversations, so the loss covers only the assistant's answer whatever the chat template.
+On the CPU, plain LoRA on a bfloat16/float32 base (gemma3-270m trains at about 150
+tokens/s on 2 cores); on CUDA the base is loaded in 4-bit NF4 through bitsandbytes and
+LoRA trains on top (QLoRA). Training is trl's `SFTTrainer` on prompt-completion pairs
+built by `PromptBuilder`, the one prompt builder inference uses too, so the loss covers
+only the answer and the tuned model sees at inference exactly what it learned. The
+budget is a step count per scorer (`max_steps`, `pointwise_max_steps`), with an optional
+wall-time cap (`max_minutes`).
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import sys
 import tempfile
 import time
@@ -26,11 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from shortlister.errors import ConfigError
-from shortlister.evaluation.trec import Qrels, Run
-from shortlister.llm.prompts import PromptTemplate, build_messages, format_answer
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +32,7 @@ QUANT_TYPES = ("nf4", "fp4")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 NEGATIVE_SOURCES = ("first_stage", "random")
 SPLITS = ("train", "validation")
+SCORERS = ("listwise", "pointwise")
 # All linear layers of a Gemma/Llama-style decoder block (the QLoRA paper's choice).
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -49,7 +42,10 @@ class FinetuneConfig:
     """`finetune.*` in params.yaml; every field is checked when the config is built."""
 
     # model and hardware
-    base_model: str = "google/gemma-3-1b-it"
+    # which re-rankers to train, each into <output_dir>/<scorer>/
+    scorers: list[str] = field(default_factory=lambda: ["listwise", "pointwise"])
+    # a packaged model (gemma3-270m), a .gguf file, a hub id or a folder (llm.model's forms)
+    base_model: str = "gemma3-270m"
     device: str = "auto"  # auto: cuda when available, else cpu
     quantization: str = "auto"  # auto: 4-bit on CUDA, none on CPU
     bnb_4bit_quant_type: str = "nf4"
@@ -74,6 +70,16 @@ class FinetuneConfig:
     logging_steps: int = 10
     eval_steps: int = 50
     seed: int = 13
+    # wall-time cap per scorer's training (minutes; None: steps only). Steps are the budget
+    # (the same adapter on every machine); the cap only stops a run on a much slower one.
+    max_minutes: float | None = None
+    max_eval_records: int = 8  # validation loss on at most this many records per scorer
+    # pointwise: its own step budget and batches of short (role, headline) pairs
+    pointwise_max_steps: int = 40
+    pointwise_batch_size: int = 8
+    pointwise_learning_rate: float = 3e-4
+    pointwise_pairs_per_query: int = 16
+    pointwise_min_grade: int = 2  # "Yes" from this grade up; "No": unjudged hard negatives
     # training data
     # = llm.window, and answer_k = window: the re-ranker asks each window to be fully ranked
     candidates_per_prompt: int = 10
@@ -84,11 +90,9 @@ class FinetuneConfig:
     first_stage_depth: int = 100
     prompts_per_query: int = 8
     validation_prompts_per_query: int = 2
-    # before/after evaluation on the test queries (None: all of them)
-    eval_max_queries: int | None = None
     # where things go
     data_dir: str = "data/processed/finetune"
-    output_dir: str = "models/finetune/adapter"
+    output_dir: str = "models/finetune"
 
     def __post_init__(self) -> None:
         _choice("device", self.device, DEVICES)
@@ -110,20 +114,31 @@ class FinetuneConfig:
             "answer_k",
             "first_stage_depth",
             "prompts_per_query",
+            "pointwise_max_steps",
+            "pointwise_batch_size",
+            "pointwise_pairs_per_query",
+            "pointwise_min_grade",
+            "max_eval_records",
         ):
             _positive_int(name, getattr(self, name))
         _non_negative_int("validation_prompts_per_query", self.validation_prompts_per_query)
         _non_negative_int("seed", self.seed)
-        if self.eval_max_queries is not None:
-            _positive_int("eval_max_queries", self.eval_max_queries)
+        if self.max_minutes is not None:
+            _in_range("max_minutes", self.max_minutes, 1e-3, math.inf)
+        if not self.scorers or any(s not in SCORERS for s in self.scorers):
+            raise ConfigError(
+                f"finetune.scorers: expected a non-empty list of {list(SCORERS)}, "
+                f"got {self.scorers!r}"
+            )
+        self.scorers = list(dict.fromkeys(self.scorers))
         _in_range("lora_dropout", self.lora_dropout, 0.0, 1.0, high_open=True)
         _in_range("negatives_ratio", self.negatives_ratio, 0.0, 1.0, high_open=True)
         _in_range("weight_decay", self.weight_decay, 0.0, math.inf)
         _in_range("warmup_steps", self.warmup_steps, 0.0, math.inf)
-        if not isinstance(self.learning_rate, int | float) or not 0 < self.learning_rate < 1:
-            raise ConfigError(
-                f"finetune.learning_rate: expected 0 < lr < 1, got {self.learning_rate!r}"
-            )
+        for name in ("learning_rate", "pointwise_learning_rate"):
+            lr = getattr(self, name)
+            if not isinstance(lr, int | float) or isinstance(lr, bool) or not 0 < lr < 1:
+                raise ConfigError(f"finetune.{name}: expected 0 < lr < 1, got {lr!r}")
         if self.answer_k > self.candidates_per_prompt:
             raise ConfigError(
                 f"finetune.answer_k: expected <= candidates_per_prompt "
@@ -251,147 +266,17 @@ def get_peft_config(cfg: FinetuneConfig):
     )
 
 
-# --------------------------------------------------------------------------- training data
-
-
-def build_examples(
-    dataset_queries: pd.DataFrame,
-    candidates: pd.DataFrame | Mapping[str, str],
-    qrels: Qrels,
-    split: str,
-    template: PromptTemplate,
-    cfg: FinetuneConfig,
-    seed: int | None = None,
-    first_stage: Run | None = None,
-) -> list[dict[str, Any]]:
-    """Conversational records `{"messages": [system?, user, assistant], ...}` for one split.
-
-    Each prompt shows `cfg.candidates_per_prompt` candidates in a seeded random order:
-    judged ones (grade >= 1) plus `negatives_ratio` of unjudged ones, drawn from the
-    first-stage top list (hard negatives) or the whole pool. The answer lists the best
-    `answer_k` by grade, ties in a seeded order. Besides `messages`, a record keeps
-    `query_id`, `split`, `candidate_ids` and `answer_ids` for checks.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"build_examples: split must be one of {list(SPLITS)}, got {split!r}")
-    seed = cfg.seed if seed is None else seed
-    titles = _title_map(candidates)
-    pool = sorted(titles)
-    n_prompts = cfg.prompts_per_query if split == "train" else cfg.validation_prompts_per_query
-    selected = dataset_queries[dataset_queries["split"] == split]
-    records = []
-    for qid, query in zip(selected["query_id"], selected["query"], strict=True):
-        judged = {cid: g for cid, g in qrels.get(qid, {}).items() if g > 0 and cid in titles}
-        if not judged:
-            logger.warning("query %s has no judged candidate in the pool; no training prompt", qid)
-            continue
-        hard = [cid for cid, _ in (first_stage or {}).get(qid, [])[: cfg.first_stage_depth]]
-        for j in range(n_prompts):
-            rng = random.Random(f"{seed}/{split}/{qid}/{j}")
-            ids = _sample_candidates(judged, hard, pool, cfg, rng)
-            rng.shuffle(ids)
-            answer = _best_first(ids, judged, rng)[: cfg.answer_k]
-            shown = [(cid, titles[cid]) for cid in ids]
-            messages = build_messages(query, shown, template, k=cfg.answer_k)
-            messages.append({"role": "assistant", "content": format_answer(answer, template)})
-            records.append(
-                {
-                    "messages": messages,
-                    "query_id": qid,
-                    "split": split,
-                    "candidate_ids": ids,
-                    "answer_ids": answer,
-                }
-            )
-    return records
-
-
-def _title_map(candidates: pd.DataFrame | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(candidates, pd.DataFrame):
-        return dict(zip(candidates["id"].astype(str), candidates["title"].astype(str), strict=True))
-    return {str(k): str(v) for k, v in candidates.items()}
-
-
-def _sample_candidates(
-    judged: Mapping[str, int],
-    hard: Sequence[str],
-    pool: Sequence[str],
-    cfg: FinetuneConfig,
-    rng: random.Random,
-) -> list[str]:
-    n = cfg.candidates_per_prompt
-    n_neg = round(n * cfg.negatives_ratio)
-    # At least one judged candidate, else the answer would rank noise.
-    n_pos = max(1, min(len(judged), n - n_neg))
-    ids = rng.sample(sorted(judged), n_pos)
-    n_neg = n - n_pos
-    negatives: list[str] = []
-    if cfg.negatives_from == "first_stage":
-        hard_neg = [cid for cid in hard if cid not in judged]
-        negatives = rng.sample(hard_neg, min(n_neg, len(hard_neg)))
-    taken = set(ids) | set(negatives)
-    # Fill from the whole pool (random negatives, or too few hard ones): rejection sampling
-    # is cheap because the pool is far larger than a prompt.
-    while len(negatives) < n_neg and len(taken) < len(pool):
-        cid = pool[rng.randrange(len(pool))]
-        if cid not in taken and cid not in judged:
-            negatives.append(cid)
-            taken.add(cid)
-    return ids + negatives
-
-
-def _best_first(ids: Sequence[str], grades: Mapping[str, int], rng: random.Random) -> list[str]:
-    order = list(ids)
-    rng.shuffle(order)  # ties end up in a seeded random order, not in prompt order
-    return sorted(order, key=lambda cid: -grades.get(cid, 0))
-
-
-def write_examples(records: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
-
-
-def read_examples(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def example_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts, and where the best candidate sat in the prompt (should be spread evenly)."""
-    positions = [r["candidate_ids"].index(r["answer_ids"][0]) for r in records]
-    return {
-        "n_records": len(records),
-        "n_queries": len({r["query_id"] for r in records}),
-        "mean_best_position": sum(positions) / len(positions) if positions else None,
-        "n_distinct_best_positions": len(set(positions)),
-    }
-
-
-def to_prompt_completion(record: Mapping[str, Any]) -> dict[str, Any]:
-    """`messages` split into trl's conversational prompt-completion form.
-
-    trl then masks the prompt (completion-only loss) for any chat template; its
-    `assistant_only_loss` would need `{% generation %}` markers that most templates lack.
-    """
-    messages = list(record["messages"])
-    if not messages or messages[-1]["role"] != "assistant":
-        raise ValueError("training record: expected the last message to be the assistant's answer")
-    return {"prompt": messages[:-1], "completion": messages[-1:]}
-
-
 # --------------------------------------------------------------------------- training
 
 
-def load_base_model(cfg: FinetuneConfig, device: str):
-    """The base model (4-bit on CUDA when configured) and its tokenizer."""
+def load_base_model(cfg: FinetuneConfig, device: str, model_cache: str | Path):
+    """The base model (4-bit when configured) and its tokenizer; GGUF/packaged names resolved."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+    from shortlister.llm.models import resolve_model
+
+    source = resolve_model(cfg.base_model, model_cache)
+    tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     quant = get_quantization_config(cfg, device)
@@ -400,22 +285,101 @@ def load_base_model(cfg: FinetuneConfig, device: str):
         kwargs["quantization_config"] = quant
     if device == "cuda":
         kwargs["device_map"] = {"": 0}
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     return model, tokenizer
 
 
-def sft_config(cfg: FinetuneConfig, device: str, output_dir: str, has_eval: bool):
+@dataclass(frozen=True)
+class TrainPlan:
+    """One scorer's optimisation budget: steps, batch and learning rate."""
+
+    scorer: str
+    max_steps: int
+    batch_size: int
+    gradient_accumulation_steps: int
+    learning_rate: float
+
+    @classmethod
+    def of(cls, cfg: FinetuneConfig, scorer: str) -> TrainPlan:
+        if scorer == "pointwise":
+            return cls(scorer, cfg.pointwise_max_steps, cfg.pointwise_batch_size, 1,
+                       cfg.pointwise_learning_rate)  # fmt: skip
+        return cls(scorer, cfg.max_steps, cfg.per_device_train_batch_size,
+                   cfg.gradient_accumulation_steps, cfg.learning_rate)  # fmt: skip
+
+
+def completion_loss_trainer_class():
+    """trl's SFTTrainer with the loss computed from the completion positions' logits only.
+
+    The answer is a few tokens at the end of a 50-300-token prompt; the LM head over
+    Gemma 3's 262k-token vocabulary at every prompt position (and trl's entropy and
+    accuracy metrics over them) would cost most of a step for nothing. `logits_to_keep`
+    asks the model for the logits of the batch's last positions, from the earliest
+    completion token on; the loss is the same token-mean cross-entropy.
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class CompletionLossTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs["labels"]
+            length = labels.shape[1]
+            answer = labels != -100
+            rows = answer.any(dim=1)
+            first = int(answer.float().argmax(dim=1)[rows].min()) if bool(rows.any()) else length
+            keep = min(length, max(2, length - first + 1))
+            forward = {k: inputs[k] for k in ("input_ids", "attention_mask", "position_ids")
+                       if k in inputs}  # fmt: skip
+            outputs = model(**forward, use_cache=False, logits_to_keep=keep)
+            logits = outputs.logits[:, :-1, :].float()
+            target = labels[:, length - keep + 1 :]
+            total = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum"
+            )  # ignore_index -100: the prompt and padding
+            count = num_items_in_batch if num_items_in_batch is not None else (target != -100).sum()
+            loss = total / torch.as_tensor(count, device=total.device).clamp(min=1)
+            return (loss, outputs) if return_outputs else loss
+
+    return CompletionLossTrainer
+
+
+def time_budget_callback(max_minutes: float | None):
+    """A TrainerCallback that stops training once `max_minutes` have passed (None: never)."""
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.perf_counter()
+            self.hit = False
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()  # the budget is for training, not set-up
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if max_minutes is not None and time.perf_counter() - self.start > 60 * max_minutes:
+                self.hit = True
+                control.should_training_stop = True
+            return control
+
+    return TimeBudget()
+
+
+def sft_config(
+    cfg: FinetuneConfig, device: str, output_dir: str, has_eval: bool, plan: TrainPlan | None = None
+):
     import torch
     from trl import SFTConfig
 
+    plan = plan or TrainPlan.of(cfg, "listwise")
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
     return SFTConfig(
         output_dir=output_dir,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
+        max_steps=plan.max_steps,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size,
+        gradient_accumulation_steps=plan.gradient_accumulation_steps,
+        learning_rate=plan.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay,
@@ -433,8 +397,25 @@ def sft_config(cfg: FinetuneConfig, device: str, output_dir: str, has_eval: bool
         save_strategy="no",
         report_to="none",  # MLflow is logged by the stage, in its own run tree
         include_num_input_tokens_seen="non_padding",
+        prediction_loss_only=True,
         dataloader_num_workers=0,
     )
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """How records become model text: `PromptBuilder`'s answer prefix, format and kwargs."""
+
+    answer_prefix: str
+    format: str = "auto"
+    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def builder(self, tokenizer: Any):
+        from shortlister.llm.prompts import PromptBuilder
+
+        return PromptBuilder(
+            self.answer_prefix, self.format, tokenizer, dict(self.chat_template_kwargs)
+        )
 
 
 def train_adapter(
@@ -442,15 +423,19 @@ def train_adapter(
     train_records: Sequence[Mapping[str, Any]],
     val_records: Sequence[Mapping[str, Any]],
     out_dir: str | Path,
+    prompt: PromptSpec,
+    scorer: str = "listwise",
+    model_cache: str | Path = "~/.cache/shortlister/models",
 ) -> dict[str, Any]:
-    """Train LoRA (QLoRA on CUDA) with trl's SFTTrainer; save adapter + tokenizer to `out_dir`.
+    """Train LoRA (QLoRA when 4-bit) with trl's SFTTrainer; save adapter + tokenizer to `out_dir`.
 
-    Returns losses, the loss curve, tokens/s, peak memory and parameter counts.
+    Records become prompt-completion pairs through `prompt.builder(tokenizer)`, the same
+    `PromptBuilder` inference uses. Returns losses, the loss curve, tokens/s, peak memory
+    and parameter counts.
     """
     import torch
     from datasets import Dataset
     from transformers import set_seed
-    from trl import SFTTrainer
 
     if not train_records:
         raise ValueError("train_adapter: no training records")
@@ -458,19 +443,25 @@ def train_adapter(
     set_seed(cfg.seed)  # LoRA's A matrices are initialised randomly
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    model, tokenizer = load_base_model(cfg, device)
-    train_ds = Dataset.from_list([to_prompt_completion(r) for r in train_records])
-    val_ds = (
-        Dataset.from_list([to_prompt_completion(r) for r in val_records]) if val_records else None
-    )
+    model, tokenizer = load_base_model(cfg, device, model_cache)
+    builder = prompt.builder(tokenizer)
+    plan = TrainPlan.of(cfg, scorer)
+
+    def pairs(records: Sequence[Mapping[str, Any]]):
+        return Dataset.from_list([to_prompt_completion(r, builder) for r in records])
+
+    train_ds = pairs(train_records)
+    val_ds = pairs(val_records[: cfg.max_eval_records]) if val_records else None
+    budget = time_budget_callback(cfg.max_minutes)
     with tempfile.TemporaryDirectory(prefix="shortlister-sft-") as scratch:
-        trainer = SFTTrainer(
+        trainer = completion_loss_trainer_class()(
             model=model,
-            args=sft_config(cfg, device, scratch, val_ds is not None),
+            args=sft_config(cfg, device, scratch, val_ds is not None, plan),
             train_dataset=train_ds,
             eval_dataset=val_ds,
             processing_class=tokenizer,
             peft_config=get_peft_config(cfg),
+            callbacks=[budget],
         )
         trainable, total = _parameter_counts(trainer.model)
         logger.info(
@@ -491,16 +482,26 @@ def train_adapter(
         out.mkdir(parents=True, exist_ok=True)
         trainer.model.save_pretrained(out)
         tokenizer.save_pretrained(out)
+        from shortlister.llm.config import ADAPTER_BASE_FILE
+
+        (out / ADAPTER_BASE_FILE).write_text(
+            json.dumps({"base_model": cfg.base_model, "scorer": scorer}, indent=2) + "\n"
+        )
     tokens = int(trainer.state.num_input_tokens_seen)
     return {
+        "scorer": scorer,
         "device": device,
         "quantization": resolve_quantization(cfg, device),
         "base_model": cfg.base_model,
+        "prompt_format": builder.format,
         "steps": int(output.global_step),
+        "max_steps": plan.max_steps,
+        "stopped_by_time_budget": budget.hit,
         "train_loss": float(output.training_loss),
         "final_train_loss": _last(trainer.state.log_history, "loss"),
         "eval_loss": float(eval_loss),
         "train_seconds": round(seconds, 3),
+        "train_minutes": round(seconds / 60, 2),
         "tokens_seen": tokens,
         "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else math.nan,
         **peak_memory(device),
@@ -548,132 +549,6 @@ def _curve(history: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
             if key in h and "step" in h:
                 points.append({"step": int(h["step"]), key: float(h[key])})
     return points
-
-
-# --------------------------------------------------------------------------- before / after
-
-
-def rerank_items(
-    dataset_queries: pd.DataFrame,
-    candidates: pd.DataFrame | Mapping[str, str],
-    first_stage: Run,
-    depth: int,
-    split: str = "test",
-    max_queries: int | None = None,
-) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(query_id, query, first-stage top `depth` as (id, title)) for the queries of `split`."""
-    titles = _title_map(candidates)
-    selected = dataset_queries[dataset_queries["split"] == split].sort_values("query_id")
-    items = []
-    for qid, query in zip(selected["query_id"], selected["query"], strict=True):
-        top = [(cid, titles[cid]) for cid, _ in first_stage.get(qid, []) if cid in titles][:depth]
-        if top:
-            items.append((qid, query, top))
-        else:
-            logger.warning("query %s has no first-stage candidates; not evaluated", qid)
-    return items[:max_queries] if max_queries else items
-
-
-def evaluate_reranker(
-    reranker: Any,
-    items: Sequence[tuple[str, str, list[tuple[str, str]]]],
-    qrels: Qrels,
-    ndcg_k: int = 10,
-    gain: str = "linear",
-) -> dict[str, Any]:
-    """Clean-parse share, NDCG@k of the re-ranked lists and latency for one model.
-
-    `reranker` is a `shortlister.llm.rerank.LLMReranker`; every item is re-ranked once.
-    """
-    from shortlister.llm.rerank import RerankStats
-
-    t0 = time.perf_counter()
-    results = reranker.rerank_many([(query, top) for _, query, top in items])
-    wall = time.perf_counter() - t0
-    stats = RerankStats.of(results)
-    rankings = {qid: r.ids for (qid, _, _), r in zip(items, results, strict=True)}
-    return {
-        "n_queries": len(items),
-        "n_calls": stats.n_calls,
-        "clean_share": 1.0 - stats.repair_share if stats.n_calls else math.nan,
-        "answer_line_share": stats.answer_line_share,
-        f"ndcg@{ndcg_k}": mean_ndcg(rankings, qrels, ndcg_k, gain),
-        "mean_latency_s": stats.mean_latency_s,
-        "wall_s": round(wall, 3),
-        "completion_tokens": stats.completion_tokens,
-        "n_unknown": stats.n_unknown,
-        "n_duplicates": stats.n_duplicates,
-        "n_filled": stats.n_filled,
-        "rankings": rankings,
-    }
-
-
-def first_stage_ndcg(
-    items: Sequence[tuple[str, str, list[tuple[str, str]]]],
-    qrels: Qrels,
-    ndcg_k: int = 10,
-    gain: str = "linear",
-) -> float:
-    """NDCG@k of the first-stage order itself: the line the LLM has to beat."""
-    return mean_ndcg({qid: [c for c, _ in top] for qid, _, top in items}, qrels, ndcg_k, gain)
-
-
-def mean_ndcg(
-    rankings: Mapping[str, Sequence[str]], qrels: Qrels, ndcg_k: int = 10, gain: str = "linear"
-) -> float:
-    """Mean NDCG@k over the ranked queries (NaN when there are none)."""
-    from shortlister.evaluation.metrics import ndcg_at_k
-
-    values = [
-        ndcg_at_k(list(ids), qrels.get(qid, {}), ndcg_k, gain) for qid, ids in rankings.items()
-    ]
-    return sum(values) / len(values) if values else math.nan
-
-
-def compare_base_and_tuned(
-    llm: Mapping[str, Any],
-    cfg: FinetuneConfig,
-    adapter_dir: str | Path,
-    template: PromptTemplate,
-    items: Sequence[tuple[str, str, list[tuple[str, str]]]],
-    qrels: Qrels,
-    ndcg_k: int = 10,
-    gain: str = "linear",
-) -> dict[str, Any]:
-    """The same queries through the base model and base + adapter (issue 6's LLMReranker).
-
-    `llm` is the `llm` params section: window, step, depth, max_new_tokens and batch size
-    come from it; the model is `cfg.base_model` and the prompt asks for `cfg.answer_k` ids,
-    exactly as in training.
-    """
-    from shortlister.llm.backends import build_backend
-    from shortlister.llm.config import LLMConfig
-    from shortlister.llm.rerank import LLMReranker
-
-    base = LLMConfig.from_mapping(
-        {**dict(llm), "backend": "transformers", "model": cfg.base_model, "adapter": None}
-    )
-    if cfg.device != "auto":
-        base.device = cfg.device
-    k = cfg.answer_k if cfg.answer_k < base.window else None
-    out: dict[str, Any] = {
-        "first_stage": {f"ndcg@{ndcg_k}": first_stage_ndcg(items, qrels, ndcg_k, gain)},
-    }
-    for name, adapter in (("base", None), ("tuned", str(adapter_dir))):
-        llm_cfg = LLMConfig.from_mapping({**base.to_dict(), "adapter": adapter})
-        backend = build_backend(llm_cfg)
-        reranker = LLMReranker(backend, template, llm_cfg.window, llm_cfg.step, llm_cfg.depth, k=k)
-        out[name] = evaluate_reranker(reranker, items, qrels, ndcg_k, gain)
-        logger.info(
-            "%s: clean %.3f, ndcg@%d %.4f, %.3f s/call",
-            name,
-            out[name]["clean_share"],
-            ndcg_k,
-            out[name][f"ndcg@{ndcg_k}"],
-            out[name]["mean_latency_s"],
-        )
-        del backend, reranker  # one model in memory at a time
-    return out
 
 
 # --------------------------------------------------------------------------- benchmark models
@@ -724,3 +599,15 @@ def build_random_gemma3(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def to_prompt_completion(record: Mapping[str, Any], builder: Any) -> dict[str, Any]:
+    """A record's `messages` as trl's prompt-completion pair, built by `builder`.
+
+    trl then masks the prompt (completion-only loss) whatever the chat template; its
+    `assistant_only_loss` would need `{% generation %}` markers that most templates lack.
+    """
+    messages = list(record["messages"])
+    if not messages or messages[-1]["role"] != "assistant":
+        raise ValueError("training record: expected the last message to be the assistant's answer")
+    return builder.training_example(messages[:-1], messages[-1]["content"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shortlister.llm.backends import Generation, LLMBackend
 from shortlister.llm.parse import ParseResult, parse_ranking
@@ -107,6 +108,7 @@ class LLMReranker:
     ) -> None:
         windows(depth, window, step)  # validates
         self.backend = backend
+        self.name = f"listwise:{backend.name}"
         self.template = template or PromptTemplate()
         self.window, self.step, self.depth, self.k = window, step, depth, k
 
@@ -161,3 +163,25 @@ class LLMReranker:
         r.latency_s += gen.latency_s
         r.prompt_tokens += gen.prompt_tokens or 0
         r.completion_tokens += gen.completion_tokens or 0
+
+
+def build_reranker(cfg: Any, backend: LLMBackend | None = None) -> Any:
+    """The re-ranker `llm.scorer` names, with `.rerank(query, [(id, title)]) -> RerankResult`.
+
+    listwise: an `LLMReranker` over the configured backend (or `backend`); pointwise: a
+    `PointwiseReranker` on a local model (it needs the answer tokens' logits, so over an
+    API the listwise re-ranker is used, with a warning).
+    """
+    from shortlister.llm.backends import build_backend
+    from shortlister.llm.config import LLMConfig
+
+    cfg = LLMConfig.from_mapping(cfg)
+    if cfg.scorer == "pointwise" and backend is None:
+        if cfg.backend == "transformers":
+            from shortlister.llm.pointwise import PointwiseReranker
+
+            return PointwiseReranker(cfg)
+        # An API returns text, not the answer tokens' logits: rank listwise through it.
+        logger.warning("llm.scorer pointwise needs a local model; listwise over %s", cfg.backend)
+    template = PromptTemplate.from_config(cfg.prompt)
+    return LLMReranker(backend or build_backend(cfg), template, cfg.window, cfg.step, cfg.depth)

@@ -38,6 +38,7 @@ from shortlister.serve.schemas import (
     Candidate,
     ErrorResponse,
     Health,
+    LLMInfo,
     MatchInfo,
     MethodsResponse,
     RankedItem,
@@ -215,8 +216,11 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
     scores, cached = (None, False) if query is None else ranker.query_scores(query)
     t1 = time.perf_counter()
     weight = settings.star_weight if req.star_weight is None else req.star_weight
+    stage = state.methods[method].llm
+    # Method llm: the first stage's top `depth` after the stars, for the LLM to re-rank.
+    n_first = top_k if stage is None else max(top_k, len(req.stars) + stage.depth)
     result = ranker.rank_scores(
-        scores, req.stars, k=top_k, star_weight=weight, max_stars=settings.max_stars
+        scores, req.stars, k=n_first, star_weight=weight, max_stars=settings.max_stars
     )
     t2 = time.perf_counter()
     match = None
@@ -228,6 +232,13 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
             floor=found.floor,
             notice=None if found.matched else found.notice(query, method),
         )
+    order, llm = result.order.tolist(), None
+    if stage is not None:
+        ids, titles = state.titles
+        order, outcome = stage.rerank_order(
+            query, order, result.n_starred, ids, titles, matched=match is None or match.matched
+        )
+        order, llm = order[: max(top_k, result.n_starred)], LLMInfo(**outcome.as_dict())
     items = [
         RankedItem(
             rank=r,
@@ -235,7 +246,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
             score=float(result.scores[i]),
             starred=r <= result.n_starred,
         )
-        for r, i in enumerate(result.order.tolist(), start=1)
+        for r, i in enumerate(order, start=1)
     ]
     return RankResponse(
         method=method,
@@ -246,6 +257,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         n_candidates=len(state.rows),
         items=items,
         match=match,
+        llm=llm,
         timing=Timing(
             query_ms=round((t1 - t0) * 1e3, 3),
             rank_ms=round((t2 - t1) * 1e3, 3),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,7 +46,8 @@ class RankedItem(BaseModel):
     score: float = Field(
         description="Blended cosine score (the query's, when nothing is starred); a learned "
         "ranker's raw score without stars, its per-request min-max-normalised score blended "
-        "with the stars' similarity with stars."
+        "with the stars' similarity with stars. Method llm: the first stage's score (the "
+        "order is the LLM's, so scores need not decrease down the list)."
     )
     starred: bool = Field(description="Starred by the request, so pinned at the top.")
 
@@ -75,6 +76,21 @@ class MatchInfo(BaseModel):
     notice: str | None = Field(None, description="What to tell the user when nothing matched.")
 
 
+class LLMInfo(BaseModel):
+    status: Literal["reranked", "timeout", "error", "skipped"] = Field(
+        description="reranked: the order below is the LLM's; timeout, error: the LLM gave no "
+        "answer in time or failed, so the order is the first stage's; skipped: nothing for "
+        "the LLM to do (no query, no match), the first stage's order."
+    )
+    first_stage: str = Field(description="The method whose top the LLM re-ranks.")
+    model: str
+    seconds: float = Field(description="Time waited for the LLM (0 when skipped or cached).")
+    timeout_s: float = Field(description="The time limit (llm.serve_timeout_s).")
+    depth: int = Field(description="Candidates after the stars handed to the LLM.")
+    cached: bool = Field(description="The same query and candidates were re-ranked before.")
+    detail: str | None = Field(None, description="Why the LLM did not re-rank.")
+
+
 class RankResponse(BaseModel):
     method: str
     query: str | None
@@ -85,6 +101,11 @@ class RankResponse(BaseModel):
     items: list[RankedItem]
     match: MatchInfo | None = Field(
         None, description="Whether the query matched any candidate (null without a query)."
+    )
+    llm: LLMInfo | None = Field(
+        None,
+        description="Method llm: whether the LLM re-ranked the first stage's top (stars stay "
+        "pinned first; the LLM orders the candidates after them). Null for other methods.",
     )
     timing: Timing
 
@@ -97,15 +118,30 @@ class Candidate(BaseModel):
     screening_score: float | None
 
 
+class LLMMethodInfo(BaseModel):
+    first_stage: str = Field(description="The served method whose top the LLM re-ranks.")
+    model: str
+    backend: str
+    scorer: str = Field(description="pointwise (yes/no per candidate) or listwise.")
+    depth: int = Field(description="How many of the first stage's top are re-ranked.")
+    timeout_s: float = Field(
+        description="How long a request waits for the LLM before answering with the first "
+        "stage's order."
+    )
+    load_seconds: float
+
+
 class MethodInfo(BaseModel):
     name: str
     source: str = Field(
         description="'stored': the pipeline's embeddings; 'fitted': at start-up; "
-        "'trained': a learned re-ranker (dimension: its Sentence-BERT space)."
+        "'trained': a learned re-ranker (dimension: its Sentence-BERT space); 'llm': an LLM "
+        "re-ranking a first stage (dimension: the first stage's)."
     )
     dimension: int
     sparse: bool
     load_seconds: float
+    llm: LLMMethodInfo | None = Field(None, description="Method llm only.")
 
 
 class Limits(BaseModel):

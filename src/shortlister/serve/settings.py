@@ -55,8 +55,10 @@ class ServeSettings:
     # params: <paths.models>/ranker/<ranker.name>.
     ltr_model_dir: str | None = None
     starring: Mapping[str, Any] = field(default_factory=dict)  # the starring stage's knobs
-    # From the rest of params: methods.<name>, data.clean, paths.
+    # From the rest of params: methods.<name>, data.clean, paths, and llm (method `llm`:
+    # its model, first stage and time limit, llm.serve_timeout_s).
     method_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    llm: Mapping[str, Any] = field(default_factory=dict)
     clean: Mapping[str, Any] = field(default_factory=dict)
     paths: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
 
@@ -146,6 +148,7 @@ class ServeSettings:
             serve["method"] = params["embeddings"].get("name")
             serve["method_from_pipeline"] = True
         serve.setdefault("method_configs", params.get("methods", {}))
+        serve.setdefault("llm", params.get("llm") or {})
         serve.setdefault("clean", params.get("data", {}).get("clean", {}))
         serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})
         ranker_name = (params.get("ranker") or {}).get("name")

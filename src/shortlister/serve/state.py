@@ -20,6 +20,7 @@ from shortlister.errors import ConfigError, DataError
 from shortlister.ranking.ltr import load_ltr_ranker
 from shortlister.ranking.ranker import Ranker
 from shortlister.serve.learned import LearnedRanker
+from shortlister.serve.llm_rerank import LLM_METHOD, LLMStage
 from shortlister.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ DEFAULT_POOL = "default"  # the dataset name the embed stage stores the default 
 class MethodState:
     name: str
     ranker: Ranker | LearnedRanker
-    source: str  # "stored" (embed stage), "fitted" (at start-up) or "trained" (learned ranker)
+    # "stored" (embed stage), "fitted" (at start-up), "trained" (learned ranker) or "llm"
+    # (the LLM over a first stage, whose ranker this then is)
+    source: str
     load_seconds: float
+    llm: LLMStage | None = None
 
     def describe(self) -> dict[str, Any]:
         matrix = self.ranker.matrix
@@ -42,6 +46,7 @@ class MethodState:
             "dimension": int(matrix.shape[1]),
             "sparse": bool(sp.issparse(matrix)),
             "load_seconds": round(self.load_seconds, 3),
+            "llm": None if self.llm is None else self.llm.describe(),
         }
 
 
@@ -57,6 +62,8 @@ class ServiceState:
     def __post_init__(self) -> None:
         self.rows = [_row(r) for r in self.pool.to_dict("records")]
         self.positions = {row["id"]: i for i, row in enumerate(self.rows)}
+        # (ids, titles) by pool row: what method llm hands the model
+        self.titles = ([r["id"] for r in self.rows], [r["title"] for r in self.rows])
         # Queries are cleaned with the pool's title settings (data.clean).
         self.clean_config = CleanConfig(**self.settings.clean)
 
@@ -207,9 +214,13 @@ def build_state(settings: ServeSettings) -> ServiceState:
     pool, source = load_pool(settings)
     methods: dict[str, MethodState] = {}
     unavailable: dict[str, str] = {}
+    try:
+        llm_cfg = _llm_config(settings)
+    except ConfigError:
+        llm_cfg = None  # reported when method llm is loaded, below
     for method in settings.methods:
-        if method == settings.ltr_name:
-            continue  # the learned ranker, loaded below
+        if method in (settings.ltr_name, LLM_METHOD):
+            continue  # the learned ranker and the LLM, loaded below
         try:
             methods[method] = load_method(settings, pool, source, method)
         except (DataError, ConfigError, FileNotFoundError, ImportError) as exc:
@@ -238,9 +249,54 @@ def build_state(settings: ServeSettings) -> ServiceState:
             logger.info(
                 "%s ready: %d candidates indexed (%.2fs)", state.name, len(pool), state.load_seconds
             )
+    if LLM_METHOD in settings.methods:
+        try:
+            methods[LLM_METHOD] = load_llm(settings, llm_cfg, methods)
+        except Exception as exc:  # an optional model: any failure to load it is reported
+            if settings.method == LLM_METHOD:
+                raise ConfigError(f"serve: method llm cannot be served: {exc}") from exc
+            unavailable[LLM_METHOD] = str(exc)
+            logger.warning("method llm not served: %s", exc)
     if settings.method not in methods:
         settings.method = fallback_default(settings, methods, unavailable)
     return ServiceState(settings, pool, source, methods, unavailable)
+
+
+def _llm_config(settings: ServeSettings) -> Any:
+    """llm.* when method llm is served; its first stage joins the methods to load when no
+    other method is served (`serve --method llm` alone)."""
+    if LLM_METHOD not in settings.methods:
+        return None
+    from shortlister.llm.config import LLMConfig
+
+    cfg = LLMConfig.from_mapping(settings.llm)
+    if all(m == LLM_METHOD for m in settings.methods):
+        wanted = [cfg.first_stage, cfg.first_stage_fallback]
+        extra = [
+            m for m in wanted if m and (m in available_methods() or m in settings.method_configs)
+        ]
+        settings.methods = [*settings.methods, *dict.fromkeys(extra)]
+    return cfg
+
+
+def load_llm(settings: ServeSettings, cfg: Any, methods: Mapping[str, MethodState]) -> MethodState:
+    """Method llm over the first served of llm.first_stage, its fallback, the default."""
+    if cfg is None:
+        cfg = _llm_config(settings)
+    order = [cfg.first_stage, cfg.first_stage_fallback, settings.method, *methods]
+    first = next((m for m in order if m and m != LLM_METHOD and m in methods), None)
+    if first is None:
+        raise ConfigError(
+            f"no first-stage method served (llm.first_stage {cfg.first_stage!r}, "
+            f"llm.first_stage_fallback {cfg.first_stage_fallback!r})"
+        )
+    t0 = time.perf_counter()
+    stage = LLMStage.load(cfg, first)
+    logger.info(
+        "llm ready: %s re-ranks the top %d of %s within %gs (%.2fs)",
+        stage.model, stage.depth, first, stage.timeout_s, stage.load_seconds,
+    )  # fmt: skip
+    return MethodState(LLM_METHOD, methods[first].ranker, "llm", time.perf_counter() - t0, stage)
 
 
 def fallback_default(

@@ -1,15 +1,14 @@
-"""Stage: instruction data, QLoRA fine-tuning of the ranking LLM, and a before/after check.
+"""Stage: fine-tune the ranking LLM (LoRA on the CPU, QLoRA on CUDA), listwise and pointwise.
 
-python -m shortlister.stages.finetune [finetune.device=cpu finetune.base_model=PATH ...]
+python -m shortlister.stages.finetune [finetune=tiny finetune.max_steps=5 ...]
 
-Always writes the training data (data/processed/finetune/{train,validation}.jsonl, from
-the training and validation queries only). When CUDA is present and the base model is
-available locally (no downloads), trains a LoRA adapter on the 4-bit base (QLoRA) and
-re-ranks the test queries with the base model and with base + adapter. Otherwise it
-records `skipped: <reason>` in reports/finetune.json and the adapter folder, so the rest
-of `dvc repro` goes on. `finetune.device=cpu` with a small local model runs the same path
-as plain LoRA on the CPU (what the tests do). Arguments are `key=value` overrides of
-params.yaml (values parsed as YAML).
+Writes the training data (data/processed/finetune/<scorer>/{train,validation}.jsonl, from
+the training and validation queries only: never test queries, never O*NET) and trains
+one LoRA adapter per `finetune.scorers` entry into <output_dir>/<scorer>/ (a DVC output
+and an MLflow artifact) on `finetune.base_model`, gemma3-270m by default. The `llm`
+stage then evaluates base and tuned side by side. When the device or the base model is
+not available here it records `skipped: <reason>` and the rest of `dvc repro` goes on.
+Arguments are `key=value` overrides of params.yaml (values parsed as YAML).
 """
 
 from __future__ import annotations
@@ -25,20 +24,18 @@ import yaml
 from shortlister.data.datasets import default_dataset
 from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import Run, read_run
-from shortlister.llm.finetune import (
-    FinetuneConfig,
+from shortlister.llm.config import LLMConfig
+from shortlister.llm.finetune import FinetuneConfig, PromptSpec, cuda_available, train_adapter
+from shortlister.llm.finetune_data import (
     build_examples,
-    compare_base_and_tuned,
-    cuda_available,
+    build_pointwise_examples,
     example_stats,
-    rerank_items,
-    train_adapter,
     write_examples,
 )
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.params import DEFAULT_CONFIG_DIR, compose
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import child_run, log_artifact, log_metrics
+from shortlister.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +47,6 @@ def finetune_config(params: dict[str, Any]) -> FinetuneConfig:
     if "finetune" not in params:
         raise ConfigError("params.yaml: no finetune section (add `- finetune: default` to conf)")
     return FinetuneConfig.from_config(params["finetune"])
-
-
-def prompt_template(params: dict[str, Any]) -> PromptTemplate:
-    """The LLM ranking prompt (`llm.prompt`): training and inference must share it."""
-    return PromptTemplate.from_config(params.get("llm", {}).get("prompt"))
 
 
 def first_stage_run(params: dict[str, Any], cfg: FinetuneConfig) -> Run:
@@ -69,31 +61,43 @@ def first_stage_run(params: dict[str, Any], cfg: FinetuneConfig) -> Run:
 
 
 def build_data(
-    cfg: FinetuneConfig, template: PromptTemplate, dataset: Any, run: Run
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """Training/validation records (written as JSONL) and their counts."""
-    data_dir = Path(cfg.data_dir)
-    records, stats = {}, {}
-    for split in ("train", "validation"):
-        records[split] = build_examples(
-            dataset.queries,
-            dataset.candidates,
-            dataset.qrels,
-            split,
-            template,
-            cfg,
-            first_stage=run,
+    cfg: FinetuneConfig, llm: LLMConfig, dataset: Any, run: Run
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], dict[str, Any]]:
+    """{scorer: {split: records}} (written as JSONL per scorer) and their counts."""
+    template = PromptTemplate.from_config(llm.prompt)
+    answers = (llm.pointwise.positive, llm.pointwise.negative)
+    records: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    stats: dict[str, Any] = {}
+    for scorer in cfg.scorers:
+        records[scorer], stats[scorer] = {}, {}
+        for split in ("train", "validation"):
+            args = (dataset.queries, dataset.candidates, dataset.qrels, split)
+            if scorer == "listwise":
+                rows = build_examples(*args, template, cfg, first_stage=run)
+            else:
+                rows = build_pointwise_examples(
+                    *args, llm.pointwise.prompt, answers, cfg, first_stage=run
+                )
+            records[scorer][split] = rows
+            write_examples(rows, Path(cfg.data_dir) / scorer / f"{split}.jsonl")
+            stats[scorer][split] = example_stats(rows)
+        logger.info(
+            "finetune data (%s): %d train / %d validation records",
+            scorer,
+            stats[scorer]["train"]["n_records"],
+            stats[scorer]["validation"]["n_records"],
         )
-        write_examples(records[split], data_dir / f"{split}.jsonl")
-        stats[split] = example_stats(records[split])
-    write_json(data_dir / "stats.json", stats)
-    logger.info(
-        "finetune data: %d train / %d validation prompts in %s",
-        stats["train"]["n_records"],
-        stats["validation"]["n_records"],
-        data_dir,
-    )
+    write_json(Path(cfg.data_dir) / "stats.json", stats)
     return records, stats
+
+
+def prompt_spec(llm: LLMConfig, scorer: str) -> PromptSpec:
+    """The answer prefix and prompt format the `llm` stage will prompt this scorer with."""
+    if scorer == "pointwise":
+        prefix = llm.pointwise.answer_prefix
+    else:
+        prefix = PromptTemplate.from_config(llm.prompt).answer_prefix
+    return PromptSpec(prefix, llm.prompt_format, llm.chat_template_kwargs)
 
 
 TINY_PREFIX = "tiny:"
@@ -124,21 +128,18 @@ def resolve_tiny_base(cfg: FinetuneConfig, records: list[dict[str, Any]]) -> Non
 
 def device_ready(cfg: FinetuneConfig) -> tuple[bool, str]:
     """(True, device) or (False, why the configured device cannot train)."""
-    if cfg.device == "auto" and not cuda_available():
-        return False, (
-            "no CUDA device (torch.cuda.is_available() is False): QLoRA needs a GPU; "
-            "set finetune.device=cpu and a small local finetune.base_model for plain LoRA on CPU"
-        )
     if cfg.device == "cuda" and not cuda_available():
         return False, "finetune.device=cuda but torch.cuda.is_available() is False"
-    return True, "cuda" if cfg.device == "auto" else cfg.device
+    if cfg.device == "auto":
+        return True, "cuda" if cuda_available() else "cpu"
+    return True, cfg.device
 
 
-def model_ready(cfg: FinetuneConfig) -> tuple[bool, str]:
+def model_ready(cfg: FinetuneConfig, llm: LLMConfig) -> tuple[bool, str]:
     """(True, where the base model is) or (False, why not). Never downloads anything."""
-    from shortlister.llm.backends import backend_available
+    from shortlister.llm.models import model_available
 
-    ok, reason = backend_available({"model": cfg.base_model})
+    ok, reason = model_available(cfg.base_model, llm.model_cache)
     return ok, reason if ok else f"base model not available: {reason}"
 
 
@@ -149,24 +150,23 @@ def write_status(out_dir: Path, status: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True)
     write_json(out_dir / "STATUS.json", status)
     (out_dir / "README.md").write_text(
-        f"# No adapter: {status['status']}\n\n{status['reason']}\n\n"
-        "See docs/finetune.md to run the QLoRA stage on a GPU machine.\n"
+        f"# No adapter: {status['status']}\n\n{status['reason']}\n\nSee docs/finetune.md.\n"
     )
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
-    """Data always; training and the before/after evaluation when a GPU (or device=cpu) allows."""
+    """Data always; one adapter per scorer when the device and the base model allow."""
     cfg = finetune_config(params)
-    template = prompt_template(params)
+    llm = LLMConfig.from_mapping(params.get("llm"))
     dataset = default_dataset(params)
     first_stage = first_stage_run(params, cfg)
-    records, data_stats = build_data(cfg, template, dataset, first_stage)
+    records, data_stats = build_data(cfg, llm, dataset, first_stage)
     reports = Path(params["paths"]["reports"])
     out_dir = Path(cfg.output_dir)
     ready, reason = device_ready(cfg)
     if ready:
-        resolve_tiny_base(cfg, records["train"])
-        ready, reason = model_ready(cfg)
+        resolve_tiny_base(cfg, records[cfg.scorers[0]]["train"])
+        ready, reason = model_ready(cfg, llm)
     report: dict[str, Any] = {"base_model": cfg.base_model, "data": data_stats}
     if not ready:
         logger.warning("finetune skipped: %s", reason)
@@ -175,62 +175,49 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
         write_json(reports / REPORT, report)
         (reports / TABLE).write_text(f"# Fine-tuning\n\nskipped: {reason}\n")
         return report
-    logger.info("finetune: training on %s", reason)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    report["training"] = train_adapter(cfg, records["train"], records["validation"], out_dir)
-    items = rerank_items(
-        dataset.queries,
-        dataset.candidates,
-        first_stage,
-        depth=int(params.get("llm", {}).get("depth", 20)),
-        split="test",
-        max_queries=cfg.eval_max_queries,
+    logger.info("finetune: training %s on %s", cfg.scorers, reason)
+    write_status(out_dir, {"status": "training", "reason": None})
+    report["training"] = {}
+    for scorer in cfg.scorers:
+        report["training"][scorer] = train_adapter(
+            cfg,
+            records[scorer]["train"],
+            records[scorer]["validation"],
+            out_dir / scorer,
+            prompt_spec(llm, scorer),
+            scorer=scorer,
+            model_cache=llm.model_cache,
+        )
+    report.update(status="ok", reason=None)
+    write_json(out_dir / "STATUS.json", {"status": "ok", "reason": None})
+    (out_dir / "README.md").write_text(
+        f"# LoRA adapters on {cfg.base_model}\n\nOne folder per scorer: "
+        f"{', '.join(cfg.scorers)}. reports/finetune.md has their training figures.\n"
     )
-    ev = params["evaluation"]
-    report["evaluation"] = compare_base_and_tuned(
-        params.get("llm", {}),
-        cfg,
-        out_dir,
-        template,
-        items,
-        dataset.qrels,
-        ev["ndcg_k"],
-        ev["gain"],
-    )
-    report["status"] = "ok"
     write_json(reports / REPORT, report)
-    (reports / TABLE).write_text(before_after_table(report, ev["ndcg_k"]))
+    (reports / TABLE).write_text(training_table(report))
     return report
 
 
-def before_after_table(report: dict[str, Any], ndcg_k: int = 10) -> str:
-    ev = report["evaluation"]
-    key = f"ndcg@{ndcg_k}"
+def training_table(report: dict[str, Any]) -> str:
     lines = [
-        f"# Fine-tuning: {report['base_model']} before and after LoRA",
+        f"# Fine-tuning {report['base_model']} (LoRA)",
         "",
-        f"Test queries: {ev['base']['n_queries']}; first-stage {key}: {ev['first_stage'][key]:.4f}",
+        "The `llm` stage compares base and tuned models on the same held-out queries "
+        "(reports/llm.json).",
         "",
-        f"| model | clean-parse share | {key} | s per call | completion tokens |",
-        "|---|---|---|---|---|",
+        "| scorer | device | quantization | steps | minutes | tokens/s | peak memory MB "
+        "| train loss | eval loss |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("base", "tuned"):
-        m = ev[name]
+    for scorer, t in report["training"].items():
         lines.append(
-            f"| {name} | {m['clean_share']:.3f} | {m[key]:.4f} | {m['mean_latency_s']:.3f} "
-            f"| {m['completion_tokens']} |"
+            f"| {scorer} | {t['device']} | {t['quantization']} | {t['steps']} "
+            f"| {t['train_minutes']:.2f} | {t['tokens_per_second']:.0f} "
+            f"| {t['peak_memory_mb']:.0f} ({t['peak_memory_kind']}) "
+            f"| {t['final_train_loss']:.4f} | {t['eval_loss']:.4f} |"
         )
-    t = report["training"]
-    lines += [
-        "",
-        f"Training: {t['steps']} steps on {t['device']} ({t['quantization']}), "
-        f"{t['tokens_per_second']:.0f} tokens/s, peak memory {t['peak_memory_mb']:.0f} MB "
-        f"({t['peak_memory_kind']}), train loss {t['final_train_loss']:.4f}, "
-        f"eval loss {t['eval_loss']:.4f}.",
-        "",
-    ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -256,39 +243,16 @@ def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {"trained": float(report["status"] == "ok")}
-    for split, stats in report["data"].items():
-        out[f"data.{split}.n_records"] = stats["n_records"]
-        out[f"data.{split}.n_queries"] = stats["n_queries"]
-    training = report.get("training", {})
-    for key in (
-        "train_loss",
-        "final_train_loss",
-        "eval_loss",
-        "train_seconds",
-        "tokens_per_second",
-        "peak_memory_mb",
-        "trainable_params",
-    ):
-        if key in training:
-            out[f"train.{key}"] = training[key]
+    for scorer, splits in report["data"].items():
+        for split, stats in splits.items():
+            out[f"data.{scorer}.{split}.n_records"] = stats["n_records"]
+    keys = ("train_loss", "final_train_loss", "eval_loss", "train_seconds", "steps",
+            "tokens_per_second", "peak_memory_mb", "trainable_params")  # fmt: skip
+    for scorer, training in report.get("training", {}).items():
+        for key in keys:
+            if key in training:
+                out[f"{scorer}.{key}"] = float(training[key])
     return out
-
-
-def log_evaluation(report: dict[str, Any], params: dict[str, Any]) -> None:
-    """One child run per model, keyed like the evaluate stage's methods (default.test.ndcg@10)."""
-    ev = report.get("evaluation")
-    if not ev:
-        return
-    for name in ("base", "tuned"):
-        metrics = {k: v for k, v in ev[name].items() if isinstance(v, int | float)}
-        with child_run(
-            f"method-llm-{name}",
-            params={"model": report["base_model"], "adapter": name == "tuned"},
-            tags={"shortlister.method": f"llm-{name}"},
-        ):
-            log_metrics(metrics, prefix="default.test.")
-        log_metrics(metrics, prefix=f"{name}.")
-    log_metrics(ev["first_stage"], prefix="first_stage.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -305,13 +269,14 @@ def main(argv: list[str] | None = None) -> None:
                 {"finetune.status": report["status"], "finetune.reason": report.get("reason", "")}
             )
         log_metrics(flat_metrics(report))
-        for point in report.get("training", {}).get("curve", []):
-            log_metrics({k: v for k, v in point.items() if k != "step"}, step=point["step"])
-        log_evaluation(report, params)
+        for scorer, training in report.get("training", {}).items():
+            for point in training.get("curve", []):
+                values = {f"{scorer}.{k}": v for k, v in point.items() if k != "step"}
+                log_metrics(values, step=point["step"])
         reports = Path(params["paths"]["reports"])
         log_artifact(reports / REPORT)
         log_artifact(reports / TABLE)
-        log_artifact(Path(finetune_config(params).output_dir), "finetune/adapter")
+        log_artifact(Path(finetune_config(params).output_dir), "finetune/adapters")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,18 @@
-"""Stage: LLM listwise re-ranking of a first-stage run, on a bounded sample of queries.
+"""Stage: LLM re-ranking of a first-stage run, zero-shot and fine-tuned, listwise and pointwise.
 
 python -m shortlister.stages.llm
 
 Re-ranks the top `llm.depth` of runs/<llm.first_stage>/<dataset>.trec (fallback
-`llm.first_stage_fallback`) for the queries `llm.evaluation` selects and writes
-runs/llm/<dataset>.trec (the re-ranked head, then the rest of the first-stage ranking),
-runs/llm/status.json, a sample rendered prompt, and reports/llm.json with the repair
-share, calls, latency, tokens and the first stage's and the LLM's metrics on the same
-queries. When no model is configured or available here (nothing is downloaded), it
-records `status: skipped` with the reason and writes no run file, so `evaluate` leaves
-`llm` out. The environment (model cache, API key) is not a DVC dependency: after making
-a model available run `dvc repro -f -s llm`.
+`llm.first_stage_fallback`) for a bounded, fixed sample of queries (`llm.evaluation`:
+the first `max_queries` test queries by id of the default data and, when ../shared is
+there, of the O*NET benchmark), with every variant on exactly the same queries: each of
+`llm.evaluation.scorers` (listwise generation, pointwise yes/no scoring) zero-shot and
+with the LoRA adapter the `finetune` stage trained. reports/llm.json (and MLflow) hold
+the first stage's and every variant's metrics, the repair share, tokens/s, seconds and
+CPU seconds per query; reports/llm.md a table of them. runs/llm/<dataset>.trec is the
+configured variant (`llm.scorer`, tuned when an adapter exists): the re-ranked head,
+then the rest of the first-stage ranking, for `evaluate`. When no model is available
+here (nothing is downloaded) it records `status: skipped` with the reason.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from shortlister.tracking import log_artifact, log_metrics
 logger = logging.getLogger(__name__)
 
 NAME = "llm"
-STAT_KEYS = ("repair_share", "answer_line_share", "mean_latency_s", "n_calls", "n_queries")
 
 
 def first_stage(params: dict[str, Any], cfg: LLMConfig) -> tuple[str, Path]:
@@ -94,35 +95,48 @@ def metric_config(params: dict[str, Any]) -> MetricConfig:
     return MetricConfig(**{k: ev[k] for k in keys})
 
 
-def rerank_dataset(
-    params: dict[str, Any], cfg: LLMConfig, reranker: LLMReranker, ds: Dataset, stage: Path
-) -> dict[str, Any]:
+def evaluate_variant(
+    params: dict[str, Any], reranker: Any, ds: Dataset, stage: Path, cfg: LLMConfig
+) -> tuple[dict[str, Any], Run]:
+    """One re-ranker on one dataset's sample: metrics, cost, and the merged run."""
     run_path = stage / f"{ds.name}.trec"
     first = read_run(run_path)
     queries = selected_queries(ds, cfg)
     if not queries:
         raise ConfigError(f"llm.evaluation.splits: {cfg.evaluation.splits} has no {ds.name} query")
     items = candidate_lists(ds, first, queries, cfg.depth, run_path)
-    t0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     results = reranker.rerank_many(items)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     qids = [qid for qid, _ in queries]
     run = merged_run(first, qids, results)
-    write_run(Path(params["paths"]["runs"]) / NAME / f"{ds.name}.trec", run, tag=NAME)
-    mcfg = metric_config(params)
-    base, _ = evaluate_run(first, ds.qrels, mcfg, query_ids=qids)
-    llm, _ = evaluate_run(run, ds.qrels, mcfg, query_ids=qids)
-    stats = asdict(RerankStats.of(results))
-    logger.info("%s: %d queries re-ranked in %.1fs, %s", ds.name, len(qids), seconds, stats)
-    return {**stats, "seconds": round(seconds, 3), "metrics": {"first_stage": base, NAME: llm}}
-
-
-def sample_prompt(reranker: LLMReranker, ds: Dataset, cfg: LLMConfig, stage: Path) -> str:
-    """The first window of the first selected query, rendered as the model sees it."""
-    queries = selected_queries(ds, cfg)
-    items = candidate_lists(ds, read_run(stage / f"{ds.name}.trec"), queries[:1], cfg.depth, stage)
-    query, cands = items[0]
-    return reranker.backend.render(reranker.messages(query, cands[: cfg.window]))
+    metrics, _ = evaluate_run(run, ds.qrels, metric_config(params), query_ids=qids)
+    n = len(qids)
+    out: dict[str, Any] = {
+        "n_queries": n,
+        "seconds": round(seconds, 3),
+        "seconds_per_query": round(seconds / n, 3),
+        "cpu_seconds_per_query": round(cpu / n, 3),
+        "metrics": metrics,
+    }
+    if isinstance(reranker, LLMReranker):
+        stats = asdict(RerankStats.of(results))
+        gen_s = sum(r.latency_s for r in results)
+        out.update(stats)
+        out["tokens_per_s"] = round(stats["completion_tokens"] / gen_s, 2) if gen_s else None
+        out["tokens_per_s_kind"] = "generated tokens per second of generation"
+    else:
+        pairs = sum(min(cfg.depth, len(c)) for _, c in items)
+        scored_s = sum(r.latency_s for r in results)
+        out.update(n_pairs=pairs, repair_share=None)
+        stats = reranker.stats
+        out["tokens_per_s"] = (
+            round(stats.prompt_tokens / stats.seconds, 1) if stats.seconds else None
+        )
+        out["tokens_per_s_kind"] = "prompt tokens scored per second of forward passes"
+        out["pairs_per_s"] = round(pairs / scored_s, 2) if scored_s else None
+    logger.info("%s: %s on %d queries in %.1fs: %s", ds.name, reranker.name, n, seconds, metrics)
+    return out, run
 
 
 def datasets_to_rerank(params: dict[str, Any], cfg: LLMConfig) -> tuple[list[Dataset], dict]:
@@ -137,8 +151,54 @@ def datasets_to_rerank(params: dict[str, Any], cfg: LLMConfig) -> tuple[list[Dat
     return [loaded[n] for n in cfg.evaluation.datasets if n in loaded], missing
 
 
+VARIANTS = ("zero-shot", "tuned")
+
+
+def variant_plan(cfg: LLMConfig) -> list[tuple[str, str, str | None]]:
+    """(scorer, variant, adapter) to evaluate: every scorer zero-shot (on one loaded base
+    model), then each tuned one that the finetune stage trained."""
+    plan = [(scorer, "zero-shot", None) for scorer in cfg.evaluation.scorers]
+    for scorer in cfg.evaluation.scorers:
+        if cfg.backend == "transformers":
+            adapter = LLMConfig.from_mapping({**cfg.to_dict(), "adapter": "auto"}).adapter_path(
+                scorer
+            )
+            if adapter:
+                plan.append((scorer, "tuned", adapter))
+    return plan
+
+
+def build_variant(cfg: LLMConfig, scorer: str, adapter: str | None, backend, cache: dict):
+    """A re-ranker for one variant; the base model is loaded once and shared."""
+    from shortlister.llm.backends import LocalModel, TransformersBackend
+    from shortlister.llm.pointwise import PointwiseReranker
+
+    template = PromptTemplate.from_config(cfg.prompt)
+    if backend is not None or cfg.backend != "transformers":
+        backend = backend or build_backend(cfg)
+        return LLMReranker(backend, template, cfg.window, cfg.step, cfg.depth)
+    key = adapter or ""
+    if key not in cache:
+        cache.clear()  # one model in memory at a time
+        cache[key] = LocalModel(cfg, adapter)
+    lm = cache[key]
+    if scorer == "pointwise":
+        return PointwiseReranker(cfg, lm=lm)
+    return LLMReranker(TransformersBackend(cfg, lm=lm), template, cfg.window, cfg.step, cfg.depth)
+
+
+def default_variant(cfg: LLMConfig, plan: list[tuple[str, str, str | None]]) -> str:
+    """The run `evaluate` sees: the configured scorer, tuned when an adapter was trained."""
+    names = [f"{s}/{v}" for s, v, _ in plan]
+    for name in (f"{cfg.scorer}/tuned", f"{cfg.scorer}/zero-shot"):
+        if name in names:
+            return name
+    return names[0]
+
+
 def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, Any]:
-    """Re-rank, write the runs and the report; `backend` overrides the configured one."""
+    """Re-rank with every variant, write the runs and the report; `backend` overrides the
+    configured listwise backend (then only listwise zero-shot runs)."""
     cfg = LLMConfig.from_mapping(params.get("llm"))
     out = Path(params["paths"]["runs"]) / NAME
     shutil.rmtree(out, ignore_errors=True)  # no stale run file may reach `evaluate`
@@ -146,7 +206,6 @@ def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, 
     report: dict[str, Any] = {
         "backend": cfg.backend,
         "model": cfg.model_name,
-        "adapter": cfg.adapter,
         **{k: getattr(cfg, k) for k in ("window", "step", "depth")},
     }
     ok, reason = (True, backend.name) if backend else backend_available(cfg)
@@ -158,21 +217,101 @@ def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, 
     if not datasets:
         reason = f"none of the datasets {cfg.evaluation.datasets} is built"
         return finish(params, out, {**report, "status": "skipped", "reason": reason})
-    backend = backend or build_backend(cfg)
-    template = PromptTemplate.from_config(cfg.prompt)
-    reranker = LLMReranker(backend, template, cfg.window, cfg.step, cfg.depth)
-    (out / "prompt_sample.txt").write_text(sample_prompt(reranker, datasets[0], cfg, stage))
-    per_dataset = {ds.name: rerank_dataset(params, cfg, reranker, ds, stage) for ds in datasets}
+    plan = [("listwise", "zero-shot", None)] if backend else variant_plan(cfg)
+    chosen = default_variant(cfg, plan)
+    mcfg = metric_config(params)
+    per_dataset: dict[str, Any] = {}
+    for ds in datasets:
+        queries = selected_queries(ds, cfg)
+        first = read_run(stage / f"{ds.name}.trec")
+        base, _ = evaluate_run(first, ds.qrels, mcfg, query_ids=[q for q, _ in queries])
+        per_dataset[ds.name] = {"query_ids": [q for q, _ in queries], "first_stage": base}
+    cache: dict[str, Any] = {}
+    for scorer, variant, adapter in plan:
+        reranker = build_variant(cfg, scorer, adapter, backend, cache)
+        key = f"{scorer}/{variant}"
+        write_sample_prompt(out, key, reranker, datasets[0], cfg, stage)
+        for ds in datasets:
+            result, run_ = evaluate_variant(params, reranker, ds, stage, cfg)
+            result["adapter"] = adapter
+            per_dataset[ds.name].setdefault("variants", {})[key] = result
+            if key == chosen:
+                write_run(out / f"{ds.name}.trec", run_, tag=NAME)
+    cache.clear()
     report.update(
         status="ok",
         reason=None,
         available=reason,
         first_stage=name,
-        backend_name=backend.name,
+        run_variant=chosen,
         datasets=per_dataset,
         datasets_skipped=missing,
+        per_cpu_second=per_cpu_second(per_dataset),
     )
+    write_table(params, report)
     return finish(params, out, report)
+
+
+def per_cpu_second(per_dataset: dict[str, Any], key: str = "ndcg@10") -> dict[str, Any]:
+    """Each variant's gain over the first stage in `key`, per CPU second of a query."""
+    out: dict[str, Any] = {}
+    for ds, entry in per_dataset.items():
+        base = entry["first_stage"].get(key)
+        for variant, result in entry.get("variants", {}).items():
+            gain = result["metrics"].get(key, 0.0) - (base or 0.0)
+            cpu = result["cpu_seconds_per_query"]
+            out.setdefault(ds, {})[variant] = {
+                f"{key}_gain": round(gain, 4),
+                "cpu_seconds_per_query": cpu,
+                f"{key}_gain_per_cpu_second": round(gain / cpu, 5) if cpu else None,
+            }
+    return out
+
+
+def write_sample_prompt(out: Path, key: str, reranker: Any, ds: Dataset, cfg: LLMConfig, stage):
+    """The first prompt of the first selected query, rendered as the model sees it."""
+    queries = selected_queries(ds, cfg)[:1]
+    if not queries:
+        return
+    items = candidate_lists(ds, read_run(stage / f"{ds.name}.trec"), queries, cfg.depth, stage)
+    query, cands = items[0]
+    if isinstance(reranker, LLMReranker):
+        text = reranker.backend.render(reranker.messages(query, cands[: cfg.window]))
+    else:
+        text = reranker.render(query, cands[0][1])
+    (out / f"prompt_{key.replace('/', '_')}.txt").write_text(text)
+
+
+def write_table(params: dict[str, Any], report: dict[str, Any]) -> None:
+    lines = [
+        f"# LLM re-ranking: {report['model']} on the top {report['depth']} of "
+        f"{report['first_stage']}",
+        "",
+        "Same queries for every row (the first test queries by id, fixed in config).",
+        "",
+    ]
+    for ds, entry in report["datasets"].items():
+        fs = entry["first_stage"]
+        lines += [
+            f"## {ds} ({len(entry['query_ids'])} queries)",
+            "",
+            "| run | MAP | NDCG@10 | repair share | tokens/s | s per query | CPU s per query |",
+            "|---|---|---|---|---|---|---|",
+            f"| first stage ({report['first_stage']}) | {fs['map']:.4f} | {fs['ndcg@10']:.4f} "
+            "| | | | |",
+        ]
+        for variant, r in entry.get("variants", {}).items():
+            m = r["metrics"]
+            repair = "" if r.get("repair_share") is None else f"{r['repair_share']:.2f}"
+            tps = "" if r.get("tokens_per_s") is None else f"{r['tokens_per_s']:.1f}"
+            lines.append(
+                f"| {variant} | {m['map']:.4f} | {m['ndcg@10']:.4f} | {repair} | {tps} "
+                f"| {r['seconds_per_query']:.2f} | {r['cpu_seconds_per_query']:.2f} |"
+            )
+        lines.append("")
+    path = Path(params["paths"]["reports"]) / f"{NAME}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
 
 
 def finish(params: dict[str, Any], out: Path, report: dict[str, Any]) -> dict[str, Any]:
@@ -182,17 +321,19 @@ def finish(params: dict[str, Any], out: Path, report: dict[str, Any]) -> dict[st
 
 
 def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """The report's numbers as MLflow metrics (`default.repair_share`, `default.test...`)."""
+    """The report's numbers as MLflow metrics (`default.pointwise.tuned.ndcg@10`, ...)."""
     out = {"skipped": float(report["status"] != "ok")}
-    for ds, stats in report.get("datasets", {}).items():
-        for key in (*STAT_KEYS, "seconds", "prompt_tokens", "completion_tokens"):
-            out[f"{ds}.{key}"] = float(stats[key])
-        if stats["mean_latency_s"] > 0 and stats["n_calls"]:
-            tokens_per_call = stats["completion_tokens"] / stats["n_calls"]
-            out[f"{ds}.completion_tokens_per_s"] = tokens_per_call / stats["mean_latency_s"]
-        for run_name, values in stats["metrics"].items():
-            for metric, value in values.items():
-                out[f"{ds}.{run_name}.{metric}"] = float(value)
+    keys = ("repair_share", "tokens_per_s", "seconds_per_query", "cpu_seconds_per_query")
+    for ds, entry in report.get("datasets", {}).items():
+        for metric, value in entry["first_stage"].items():
+            out[f"{ds}.first_stage.{metric}"] = float(value)
+        for variant, result in entry.get("variants", {}).items():
+            prefix = f"{ds}.{variant.replace('/', '.')}"
+            for metric, value in result["metrics"].items():
+                out[f"{prefix}.{metric}"] = float(value)
+            for key in keys:
+                if result.get(key) is not None:
+                    out[f"{prefix}.{key}"] = float(result[key])
     return out
 
 
@@ -203,8 +344,9 @@ def main() -> None:
         log_metrics(flat_metrics(report))
         reports = Path(params["paths"]["reports"])
         log_artifact(reports / f"{NAME}.json", NAME)
-        prompt = Path(params["paths"]["runs"]) / NAME / "prompt_sample.txt"
-        if prompt.exists():
+        if (reports / f"{NAME}.md").exists():
+            log_artifact(reports / f"{NAME}.md", NAME)
+        for prompt in sorted((Path(params["paths"]["runs"]) / NAME).glob("prompt_*.txt")):
             log_artifact(prompt, NAME)
 
 

@@ -14,6 +14,7 @@ const state = {
   rejectedToken: null, // the token it last refused: not sent again
   trying: null,       // the /methods call in flight: {token, result}
   seq: 0,             // only the latest request's answer is drawn
+  methods: {},        // name -> /methods entry (method llm: its first stage and model)
 };
 
 const TOKEN_KEY = "shortlister-token";
@@ -76,11 +77,22 @@ async function loadMethods() {
   const select = $("method");
   select.replaceChildren();
   select.disabled = false;
+  state.methods = {};
   for (const m of info.methods) {
+    state.methods[m.name] = m;
     const option = document.createElement("option");
     option.value = m.name;
-    option.textContent = m.name;
+    option.textContent = m.llm ? `${m.name} (${m.llm.model} over ${m.llm.first_stage})` : m.name;
     option.selected = m.name === info.default;
+    select.append(option);
+  }
+  // Configured but not served (a model that is not there, a stage not yet run): said so.
+  for (const [name, why] of Object.entries(info.unavailable || {})) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = `${name} (unavailable)`;
+    option.title = why;
+    option.disabled = true;
     select.append(option);
   }
   state.maxStars = info.limits.max_stars;
@@ -180,6 +192,10 @@ async function rank() {
   };
   const seq = ++state.seq;
   document.body.classList.add("busy");
+  const llm = (state.methods[request.method] || {}).llm;
+  if (llm) {
+    showLLM({ status: "pending" }, `Re-ranking with ${llm.model} (at most ${seconds(llm.timeout_s)})…`);
+  }
   try {
     const result = await api("/rank", {
       method: "POST",
@@ -191,6 +207,7 @@ async function rank() {
     render(result);
   } catch (err) {
     if (seq !== state.seq) return;
+    showLLM(null);
     if (err.status === 401) {
       state.acceptedToken = null;
       state.rejectedToken = token();
@@ -281,6 +298,35 @@ function row(item) {
   return tr;
 }
 
+function seconds(s) {
+  return `${s < 10 ? Number(s.toPrecision(2)) : Math.round(s)} s`;
+}
+
+function showLLM(llm, text) {
+  const box = $("llm-status");
+  box.hidden = !llm;
+  box.dataset.status = llm ? llm.status : "";
+  box.textContent = llm ? text : "";
+}
+
+// Method llm: whether the list is the LLM's order, or the first stage's and why.
+function llmText(llm, nStars) {
+  const first = `showing the ${llm.first_stage} order`;
+  switch (llm.status) {
+    case "reranked":
+      return `Re-ranked by ${llm.model} ` +
+        (llm.cached ? "(cached)" : `in ${seconds(llm.seconds)}`) +
+        `: the top ${llm.depth} of the ${llm.first_stage} order` +
+        (nStars ? ", after the starred candidates." : ".");
+    case "timeout":
+      return `LLM timed out after ${seconds(llm.timeout_s)}: ${first}.`;
+    case "error":
+      return `LLM failed (${llm.detail}): ${first}.`;
+    default:
+      return `Not re-ranked by the LLM (${llm.detail}): ${first}.`;
+  }
+}
+
 // Without stars, a query that matches nothing shows why instead of a list of zeros.
 function noMatch(result) {
   return Boolean(result && result.match && !result.match.matched && result.stars.length === 0);
@@ -300,6 +346,8 @@ function render(result) {
     : result
       ? "No candidates."
       : "Type a target role to rank the pool.";
+  const llm = result && result.llm;
+  showLLM(llm, llm ? llmText(llm, result.stars.length) : "");
   $("timing").textContent = result
     ? `${result.method} · ${result.n_candidates.toLocaleString()} candidates ranked in ` +
       `${result.timing.total_ms.toFixed(1)} ms` +

