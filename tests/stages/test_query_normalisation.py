@@ -22,7 +22,7 @@ from shortlister.embeddings.base import available_methods
 from shortlister.errors import DataError
 from shortlister.evaluation.trec import read_run, write_qrels, write_run
 from shortlister.llm.backends import Generation
-from shortlister.llm.finetune import read_examples
+from shortlister.llm.finetune_data import read_examples
 from shortlister.params import compose, load_params
 from shortlister.ranking.ranker import Ranker
 from shortlister.stages import embed, llm, rank
@@ -252,7 +252,7 @@ def test_llm_stage_prompts_carry_the_normalised_query(params) -> None:
     assert report["status"] == "ok" and backend.prompts
     for prompt in backend.prompts:  # q1 only: "HR Mgr"
         assert "Target role: Human Resources Manager\n" in prompt and "HR Mgr" not in prompt
-    sample = (Path(params["paths"]["runs"]) / "llm/prompt_sample.txt").read_text()
+    sample = (Path(params["paths"]["runs"]) / "llm/prompt_listwise_zero-shot.txt").read_text()
     assert "Target role: Human Resources Manager\n" in sample
 
 
@@ -265,13 +265,17 @@ def test_finetune_prompts_carry_the_normalised_query(params, tmp_path, monkeypat
     params["finetune"] = {
         **real["finetune"],
         "data_dir": str(tmp_path / "data/finetune"),
-        "output_dir": str(tmp_path / "models/finetune/adapter"),
+        "output_dir": str(tmp_path / "models/finetune"),
         "prompts_per_query": 1,
         "candidates_per_prompt": 4,
         "answer_k": 4,
+        "device": "cuda",  # absent: the data is built, nothing is trained
     }
     monkeypatch.setattr(finetune_stage, "cuda_available", lambda: False)
     finetune_stage.run(params)
-    [train] = read_examples(tmp_path / "data/finetune/train.jsonl")  # q3: "Ｓｒ. Mgr"
+    [train] = read_examples(tmp_path / "data/finetune/listwise/train.jsonl")  # q3: "Ｓｒ. Mgr"
     [user] = [m["content"] for m in train["messages"] if m["role"] == "user"]
     assert "Target role: Senior Manager\n" in user and "Mgr" not in user
+    pairs = read_examples(tmp_path / "data/finetune/pointwise/train.jsonl")
+    assert pairs and all("Target role: Senior Manager\n" in r["messages"][0]["content"]
+                         for r in pairs)  # fmt: skip
