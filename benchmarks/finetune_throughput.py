@@ -31,16 +31,11 @@ import torch
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.evaluation.trec import qrels_from_frame
-from shortlister.llm.finetune import (
-    GEMMA3_1B_DIMS,
-    FinetuneConfig,
-    PromptSpec,
-    build_random_gemma3,
-    resolve_device,
-    train_adapter,
-)
+from shortlister.llm.finetune import PromptSpec, resolve_device, train_adapter
+from shortlister.llm.finetune_config import FinetuneConfig
 from shortlister.llm.finetune_data import build_examples
 from shortlister.llm.prompts import PromptTemplate
+from shortlister.llm.tiny import GEMMA3_1B_DIMS, build_random_gemma3
 from shortlister.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[1]

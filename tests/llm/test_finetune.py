@@ -10,13 +10,13 @@ import pytest
 
 from shortlister.errors import ConfigError
 from shortlister.llm.finetune import (
-    FinetuneConfig,
     PromptSpec,
     get_peft_config,
     get_quantization_config,
     to_prompt_completion,
     train_adapter,
 )
+from shortlister.llm.finetune_config import FinetuneConfig
 from shortlister.llm.finetune_data import build_examples, example_stats
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptBuilder, PromptTemplate
@@ -322,7 +322,7 @@ def test_qlora_on_gemma_1b_sized_model_records_speed_and_memory(tmp_path):
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
-    from shortlister.llm.finetune import build_random_gemma3
+    from shortlister.llm.tiny import build_random_gemma3
 
     queries, candidates, qrels, run = synthetic_data()
     config = cfg(

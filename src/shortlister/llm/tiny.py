@@ -8,7 +8,7 @@ Their outputs are random: never report them as a quality result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 # Simplified but faithful chat templates: the same turn markers as the released models.
@@ -131,6 +131,54 @@ def build_tiny_model(
     model = AutoModelForCausalLM.from_config(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+# --------------------------------------------------------------------------- benchmark models
+
+# google/gemma-3-1b-it's text config: the shapes that set QLoRA's speed and memory.
+GEMMA3_1B_DIMS = {
+    "hidden_size": 1152,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "head_dim": 256,
+    "intermediate_size": 6912,
+    "vocab_size": 262144,
+    "sliding_window": 512,
+    "max_position_embeddings": 32768,
+}
+
+
+def build_random_gemma3(
+    out_dir: str | Path,
+    dims: Mapping[str, int] | None = None,
+    corpus: Sequence[str] = (),
+    seed: int = 0,
+) -> Path:
+    """A random-weight Gemma-3 text model with `dims` (default: gemma-3-1b's) and a small
+    local tokenizer, saved in bfloat16 to `out_dir`. No download: for throughput and memory
+    measurements only, never for quality.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    dims = dict(GEMMA3_1B_DIMS if dims is None else dims)
+    tokenizer = build_tokenizer("gemma3", corpus, vocab_size=1024)
+    if len(tokenizer) > dims["vocab_size"]:
+        raise ValueError(f"vocab_size {dims['vocab_size']} < tokenizer size {len(tokenizer)}")
+    config = Gemma3TextConfig(
+        **dims,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    out = Path(out_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

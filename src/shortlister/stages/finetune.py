@@ -25,7 +25,8 @@ from shortlister.data.datasets import default_dataset
 from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import Run, read_run
 from shortlister.llm.config import LLMConfig
-from shortlister.llm.finetune import FinetuneConfig, PromptSpec, cuda_available, train_adapter
+from shortlister.llm.finetune import PromptSpec, cuda_available, train_adapter
+from shortlister.llm.finetune_config import FinetuneConfig
 from shortlister.llm.finetune_data import (
     build_examples,
     build_pointwise_examples,
