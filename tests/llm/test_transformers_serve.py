@@ -8,7 +8,6 @@ tokens a second.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -21,18 +20,12 @@ from shortlister.llm.models import model_available, resolve_model
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import build_messages
 from shortlister.llm.serve_process import TransformersServer, serve_available
+from tests.llm.test_cli_llm import ROW
+from tests.llm.test_cli_llm import ROWS as CLI_ROWS
 
 pytestmark = pytest.mark.slow
 
-ROWS = [
-    ("c1", "Aspiring HR Professional"),
-    ("c2", "Native English Teacher at EPIK"),
-    ("c3", "Senior HR Manager at Acme"),
-    ("c4", "Software Engineer | Python"),
-    ("c5", "Seeking Human Resources opportunities"),
-    ("c6", "Registered Nurse"),
-]
-ROW = re.compile(r"^\s*\d+\s+(c\d+)\s+.*\s-?\d+\.\d{4}$")
+ROWS = CLI_ROWS[:6]  # the CLI tests' candidates; one window of 6 fits a fast test
 
 
 @pytest.fixture(scope="module")

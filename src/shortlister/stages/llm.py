@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,9 +160,7 @@ def variant_plan(cfg: LLMConfig) -> list[tuple[str, str, str | None]]:
     plan = [(scorer, "zero-shot", None) for scorer in cfg.evaluation.scorers]
     for scorer in cfg.evaluation.scorers:
         if cfg.backend == "transformers":
-            adapter = LLMConfig.from_mapping({**cfg.to_dict(), "adapter": "auto"}).adapter_path(
-                scorer
-            )
+            adapter = replace(cfg, adapter="auto").adapter_path(scorer)
             if adapter:
                 plan.append((scorer, "tuned", adapter))
     return plan
