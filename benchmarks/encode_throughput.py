@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from shortlister.core.logs import configure_logging
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.embeddings.base import available_methods, build_embedder
-from shortlister.logs import configure_logging
 
 CACHED_SPEEDUP_TARGET = 50.0
 TUNED_BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -73,10 +73,10 @@ def tuned_rows(texts: list[str], model_dir: Path) -> list[dict]:
 
 def tuned_quality(model_dir: Path) -> dict[str, dict]:
     """{backend: {dataset: {map, ndcg@10}}} on the test split, cosine ranking."""
+    from shortlister.core.params import load_params
     from shortlister.data.datasets import load_datasets
-    from shortlister.params import load_params
+    from shortlister.encoder.compare import evaluate_encoder
     from shortlister.stages.evaluate import metric_config
-    from shortlister.tuning.compare import evaluate_encoder
 
     params = load_params()
     datasets = load_datasets(params)

@@ -28,15 +28,15 @@ from pathlib import Path
 
 import torch
 
+from shortlister.core.logs import configure_logging
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.evaluation.trec import qrels_from_frame
-from shortlister.llm.finetune import PromptSpec, resolve_device, train_adapter
-from shortlister.llm.finetune_config import FinetuneConfig
-from shortlister.llm.finetune_data import build_examples
+from shortlister.llm.finetune.config import FinetuneConfig
+from shortlister.llm.finetune.data import build_examples
+from shortlister.llm.finetune.train import PromptSpec, resolve_device, train_adapter
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.llm.tiny import GEMMA3_1B_DIMS, build_random_gemma3
-from shortlister.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_DIMS = {

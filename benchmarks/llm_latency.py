@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from shortlister.core.logs import configure_logging
+from shortlister.core.params import load_params
 from shortlister.llm.backends import backend_available, build_backend
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptTemplate, build_messages
-from shortlister.logs import configure_logging
-from shortlister.params import load_params
 
 TITLES = [
     "Registered Nurse",

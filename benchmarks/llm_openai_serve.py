@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from shortlister.core.logs import configure_logging
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.datasets import load_queries
 from shortlister.data.loader import load_candidates
@@ -30,7 +31,6 @@ from shortlister.llm.models import resolve_model
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptTemplate, build_messages
 from shortlister.llm.serve_process import TransformersServer
-from shortlister.logs import configure_logging
 
 DATA = Path("data/raw/default")
 OUT = Path("reports/benchmarks/llm_openai_serve.json")

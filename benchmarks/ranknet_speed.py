@@ -26,11 +26,11 @@ import numpy as np
 import torch
 import yaml
 
+from shortlister.core.logs import configure_logging
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.embeddings.base import build_embedder
 from shortlister.evaluation.trec import qrels_from_frame
-from shortlister.logs import configure_logging
 from shortlister.ranking.features import build_pool_index, score_queries
 from shortlister.ranking.ltr import LtrRanker, build_lists, split_config, train_ranker
 

@@ -6,9 +6,9 @@
 The pool is random unit 384-d float32 vectors (Sentence-BERT's size); the query vector is
 precomputed, as the service's LRU cache has it on a star toggle. Timed:
 
-* rerank: `Ranker.rerank` (validate stars, one blended matrix-vector product,
+* rerank: `CandidatePool.rerank` (validate stars, one blended matrix-vector product,
   argpartition top-k + pin starred): a new query or a new star;
-* cached toggle: `Ranker.rank_scores` with the query's and the stars' score vectors
+* cached toggle: `CandidatePool.rank_scores` with the query's and the stars' score vectors
   cached, as `POST /rank` runs when a recruiter (un)stars on the same query;
 * full sort: the same pass over the pool, then `np.argsort` of every score;
 * the parts: the matrix-vector product alone, top-k selection alone, argsort alone.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shortlister.ranking.cosine import top_k
-from shortlister.ranking.ranker import Ranker
+from shortlister.ranking.pool import CandidatePool
 from shortlister.ranking.starred import StarConfig, blend_vector, pin_starred, scores_for
 
 DIM = 384
@@ -70,7 +70,7 @@ def bench_size(n: int, repeats: int, star_counts: list[int]) -> list[dict]:
     t0 = time.perf_counter()
     matrix = random_pool(n)
     ids = [f"c{i:07d}" for i in range(n)]
-    ranker = Ranker(
+    ranker = CandidatePool(
         pd.DataFrame({"id": ids, "title": ""}),
         _NoEmbedder(),
         matrix,
@@ -86,7 +86,7 @@ def bench_size(n: int, repeats: int, star_counts: list[int]) -> list[dict]:
     return rows
 
 
-def bench_case(ranker: Ranker, queries: np.ndarray, stars: list[str], repeats: int) -> dict:
+def bench_case(ranker: CandidatePool, queries: np.ndarray, stars: list[str], repeats: int) -> dict:
     matrix, idx = ranker.matrix, [ranker.positions[s] for s in stars]
     cfg = StarConfig(star_weight=0.5)
 
@@ -144,9 +144,10 @@ def print_table(rows: list[dict]) -> None:
     ]  # fmt: skip
     print(tabulate(table, headers=headers, disable_numparse=True, colalign=["right"] * 12))
     print(
-        "ms. rerank: Ranker.rerank (blend, one pass over the pool, argpartition top-k, pin);\n"
-        "cached toggle: Ranker.rank_scores with the query's and stars' score vectors cached\n"
-        "(the service on a star toggle); full sort: the same pass, then np.argsort of all."
+        "ms. rerank: CandidatePool.rerank (blend, one pass over the pool, argpartition top-k,\n"
+        "pin); cached toggle: CandidatePool.rank_scores with the query's and stars' score\n"
+        "vectors cached (the service on a star toggle); full sort: the same pass, then\n"
+        "np.argsort of all."
     )
 
 

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from shortlister.logs import configure_logging
-from shortlister.sandbox import run_pipeline
+from shortlister.core.logs import configure_logging
+from shortlister.stages.sandbox import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "baselines" / "ci-small.json"

@@ -136,7 +136,7 @@ def test_walker_finds_lazy_and_transitive_imports():
     # Lazy: embeddings.base imports the built-in methods inside a function.
     assert "src/shortlister/embeddings/tuned.py" in rank
     # Transitive through stages/common.py, and package __init__s on the way.
-    assert {"src/shortlister/logs.py", "src/shortlister/params.py"} <= rank
+    assert {"src/shortlister/core/logs.py", "src/shortlister/core/params.py"} <= rank
     assert {"src/shortlister/__init__.py", "src/shortlister/embeddings/__init__.py"} <= rank
     assert "src/shortlister/stages/rank.py" in rank
     assert "src/shortlister/serve/app.py" not in rank

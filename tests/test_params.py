@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import yaml
 
-from shortlister.params import compose
+from shortlister.core.params import compose
 
 
 def test_committed_params_equal_the_default_composition(root):

@@ -17,9 +17,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from shortlister import tracking
-from shortlister.errors import ConfigError
-from shortlister.tracking import (
+from shortlister.core.errors import ConfigError
+from shortlister.stages import tracking
+from shortlister.stages.tracking import (
     DEFAULT_TRACKING_URI,
     PIPELINE_KEY_TAG,
     RUN_KIND_TAG,

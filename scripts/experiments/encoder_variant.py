@@ -24,14 +24,14 @@ from typing import Any
 
 import yaml
 
+from shortlister.core.logs import configure_logging
+from shortlister.core.params import load_params
 from shortlister.data.datasets import load_datasets
-from shortlister.logs import configure_logging
-from shortlister.params import load_params
+from shortlister.encoder.compare import encoder_config, evaluate_encoder, table
+from shortlister.encoder.pairs import build_pairs, evaluation_exclusions
+from shortlister.encoder.train import train_encoder
 from shortlister.stages.evaluate import metric_config
 from shortlister.stages.train_encoder import configs
-from shortlister.tuning.compare import encoder_config, evaluate_encoder, table
-from shortlister.tuning.pairs import build_pairs, evaluation_exclusions
-from shortlister.tuning.train import train_encoder
 
 
 def apply_override(params: dict[str, Any], item: str) -> None:

@@ -18,8 +18,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from shortlister.logs import configure_logging
-from shortlister.params import load_params
+from shortlister.core.logs import configure_logging
+from shortlister.core.params import load_params
 from shortlister.stages import llm as llm_stage
 from shortlister.stages.finetune import apply_overrides
 

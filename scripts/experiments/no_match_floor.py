@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.logs import configure_logging
+from shortlister.core.params import load_params
 from shortlister.data.clean import CleanConfig, normalise_query
 from shortlister.data.datasets import default_dataset
-from shortlister.logs import configure_logging
-from shortlister.params import load_params
 from shortlister.ranking.nomatch import typical_best
-from shortlister.ranking.ranker import Ranker
+from shortlister.ranking.pool import CandidatePool
 
 JUNK = ["zzqxj", "!!!", "qwxzv plmkj", "asdfgh", "xyz 123", "???", "lorem ipsum dolor", "ññññ"]
 
@@ -34,7 +34,7 @@ def measure(params: dict, method: str) -> dict:
     cfg = CleanConfig(**params["data"]["clean"])
     pool = data.candidates.reset_index(drop=True)
     t0 = time.perf_counter()
-    ranker = Ranker.fit(pool, dict(params["methods"][method]))
+    ranker = CandidatePool.fit(pool, dict(params["methods"][method]))
     fit_s = time.perf_counter() - t0
     typical = typical_best(ranker.matrix)
     validation = data.queries[data.queries["split"] == "validation"]

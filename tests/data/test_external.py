@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.external import (
     Benchmark,
     ExternalConfig,
@@ -13,7 +14,6 @@ from shortlister.data.external import (
     build_external_benchmark,
     write_benchmark,
 )
-from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import read_qrels, read_queries
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from shortlister.core.errors import DataError
 from shortlister.data.external import (
     ExternalConfig,
     ExternalDataMissing,
     build_external_benchmark,
 )
-from shortlister.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ONET = SHARED / "onet_alternate_titles.tsv"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shortlister.core.errors import ConfigError
 from shortlister.data import generate as gen
 from shortlister.data.generate import (
     BAD_TITLES,
@@ -25,7 +26,6 @@ from shortlister.data.generate import (
     singular_name,
     write_default_dataset,
 )
-from shortlister.errors import ConfigError
 from shortlister.evaluation.trec import read_qrels, read_queries
 
 SMALL = {"n_candidates": 800, "n_queries": 12}

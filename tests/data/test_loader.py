@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data import schema
 from shortlister.data.loader import load_candidates
-from shortlister.errors import ConfigError, DataError
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared/data/potential_talents.csv"
 

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import (
     REGISTRY,
     available_methods,
@@ -16,7 +17,6 @@ from shortlister.embeddings.base import (
     save_matrix,
 )
 from shortlister.embeddings.sbert import resolve_model
-from shortlister.errors import ConfigError
 from shortlister.ranking.cosine import cosine_scores
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import build_embedder, load_embedder
-from shortlister.errors import ConfigError
-from shortlister.tuning.pairs import (
+from shortlister.encoder.pairs import (
     Exclusions,
     PairConfig,
     PairSources,
@@ -22,7 +22,7 @@ from shortlister.tuning.pairs import (
     group_pairs,
     synonym_pairs,
 )
-from shortlister.tuning.train import PhaseConfig, TrainConfig, train_encoder
+from shortlister.encoder.train import PhaseConfig, TrainConfig, train_encoder
 
 OCCUPATIONS = {
     "recruiter": (["Personnel Recruiter", "Talent Acquisition Specialist", "HR Recruiter"], "1312"),
@@ -152,7 +152,7 @@ def test_graded_scores_follow_the_hierarchy(table: pd.DataFrame) -> None:
 
 _GRADED_DIGEST = """
 import numpy as np, pandas as pd
-from shortlister.tuning.pairs import PairConfig, _table, graded_pairs
+from shortlister.encoder.pairs import PairConfig, _table, graded_pairs
 rows = [(f"o{i}", f"title {i} {j}", (f"{i % 3}1", f"{i % 3}")) for i in range(12) for j in range(3)]
 links = {(f"esco:o{i}", f"esco:o{(i + 1) % 12}") for i in range(12)}
 links |= {(b, a) for a, b in links}
@@ -228,7 +228,7 @@ def test_all_directions_loss_scores_every_in_batch_pair() -> None:
     """mnrl_all ranks each anchor AND each positive against both columns of the batch."""
     import torch
 
-    from shortlister.tuning.train import ALL_DIRECTIONS, build_loss, load_base
+    from shortlister.encoder.train import ALL_DIRECTIONS, build_loss, load_base
 
     model = load_base(TrainConfig(max_seq_length=16))
     loss = build_loss(model, PhaseConfig(loss="mnrl_all"))
@@ -265,7 +265,7 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_onnx_export_matches_torch(tiny_model, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from shortlister.tuning.export import export_onnx
+    from shortlister.encoder.export import export_onnx
 
     model_dir, _ = tiny_model
     paths = export_onnx(model_dir, int8=True)

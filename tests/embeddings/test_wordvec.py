@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.embeddings.base import build_embedder, load_embedder
 from shortlister.embeddings.corpus import build_corpus, check_sources, esco_titles
 from shortlister.embeddings.glove import build_vocab, cooccurrence_matrix, train_glove
@@ -21,7 +22,6 @@ from shortlister.embeddings.wordvec import (
     tokenize,
     vectors_from_arrays,
 )
-from shortlister.errors import ConfigError, DataError
 from shortlister.ranking.cosine import cosine_scores
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.evaluation.metrics import (
     MetricConfig,
     average_precision,

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from shortlister.cli import main
-from shortlister.errors import DataError
+from shortlister.core.errors import DataError
 from shortlister.evaluation.regression import compare, flatten, read_metrics
 
 BASE = {"default": {"test": {"sbert": {"ndcg@10": 0.60, "map": 0.40, "n_queries": 16}}}}

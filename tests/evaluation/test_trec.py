@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shortlister.errors import DataError
+from shortlister.core.errors import DataError
 from shortlister.evaluation.trec import (
     qrels_from_frame,
     read_qrels,

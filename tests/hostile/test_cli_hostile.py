@@ -301,12 +301,12 @@ def test_hr_ranks_like_human_resources(workspace: Path) -> None:
 
 
 def test_internal_error_is_one_line_with_the_traceback_file(workspace: Path, monkeypatch) -> None:
-    import shortlister.ranking.ranker as ranker
+    import shortlister.ranking.pool as ranker
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(ranker.Ranker, "fit", broken)
+    monkeypatch.setattr(ranker.CandidatePool, "fit", broken)
     result = invoke(rank("--query", "hr"), workspace)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -327,7 +327,7 @@ def test_failed_write_leaves_the_previous_file(workspace: Path, monkeypatch) -> 
     import shortlister.evaluation.trec as trec
 
     def half_then_full(path, text, **_):
-        from shortlister.outputs import atomic_write
+        from shortlister.core.outputs import atomic_write
 
         with atomic_write(path) as handle:
             handle.write(text[: len(text) // 2])

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from shortlister.core.params import compose
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.prompts import PromptTemplate
-from shortlister.params import compose
 
 
 def test_built_in_defaults_match_conf_llm_default(root):

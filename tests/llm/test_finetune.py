@@ -8,16 +8,16 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from shortlister.errors import ConfigError
-from shortlister.llm.finetune import (
+from shortlister.core.errors import ConfigError
+from shortlister.llm.finetune.config import FinetuneConfig
+from shortlister.llm.finetune.data import build_examples, example_stats
+from shortlister.llm.finetune.train import (
     PromptSpec,
     get_peft_config,
     get_quantization_config,
     to_prompt_completion,
     train_adapter,
 )
-from shortlister.llm.finetune_config import FinetuneConfig
-from shortlister.llm.finetune_data import build_examples, example_stats
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptBuilder, PromptTemplate
 

@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from shortlister.errors import ConfigError, DataError
+from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.params import compose
 from shortlister.evaluation.trec import write_qrels, write_run
-from shortlister.llm.finetune_data import read_examples
-from shortlister.params import compose
+from shortlister.llm.finetune.data import read_examples
 from shortlister.stages import finetune as stage
 
 QUERIES = [("q1", "registered nurse", "train"), ("q2", "recruiter", "train"),

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.llm import models
 from shortlister.llm.models import PACKAGED, PackagedModel, model_available, resolve_model
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.llm.backends import LLMError, backend_available, build_backend
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.openai_api import OpenAIBackend, resolve_base_url
@@ -218,7 +218,7 @@ def test_openai_base_url_beats_the_config(server, monkeypatch):
 
 
 def test_the_base_url_flag_beats_openai_base_url(server, monkeypatch):
-    from shortlister.cli_rank import _llm_config
+    from shortlister.cli.rank import _llm_config
 
     url, _ = server
     monkeypatch.setenv("OPENAI_BASE_URL", REMOTE)

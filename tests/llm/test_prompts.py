@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from shortlister.core.params import compose
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptTemplate, build_messages, format_answer
-from shortlister.params import compose
 
 CANDS = [("c1", "Registered  Nurse\nat Bluepeak"), ("c2", "HR Generalist"), ("c3", "Teacher")]
 

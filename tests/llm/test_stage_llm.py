@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from shortlister.core.params import compose
 from shortlister.evaluation.trec import read_run, write_qrels, write_run
-from shortlister.params import compose
 from shortlister.stages import evaluate
 from shortlister.stages import llm as stage
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.llm.backends import TransformersBackend, backend_available, build_backend
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.prompts import build_messages

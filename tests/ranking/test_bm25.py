@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.ranking.bm25 import BM25, BM25Config, s_stem, sparse_times_dense
 
 DOCS = ["Nurse Manager", "nurse nurse aide", "Data Analyst"]

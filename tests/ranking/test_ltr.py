@@ -11,10 +11,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from shortlister.core.errors import ConfigError
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.embeddings.base import l2_normalise
-from shortlister.errors import ConfigError
 from shortlister.evaluation.metrics import ndcg_at_k
 from shortlister.evaluation.trec import qrels_from_frame, read_run
 from shortlister.ranking.features import (

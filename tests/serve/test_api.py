@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import build_embedder, save_matrix
-from shortlister.errors import ConfigError
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import shortlister.serve.middleware as middleware_mod
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.serve.app import create_app
 from shortlister.serve.middleware import SECURITY_HEADERS, AllowedHostsMiddleware
 from shortlister.serve.settings import ServeSettings

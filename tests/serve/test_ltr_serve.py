@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import shortlister.ranking.features as features_mod
+import shortlister.ranking.learned as learned_mod
 import shortlister.ranking.ltr as ltr_mod
-import shortlister.serve.learned as learned_mod
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset, write_csv
 from shortlister.evaluation.trec import qrels_from_frame
@@ -169,7 +169,7 @@ def test_learned_scores_are_min_max_normalised_per_request():
 
 def test_the_served_sbert_method_is_shared_with_the_learned_ranker(trained_dir, hashed_sbert):
     from shortlister.embeddings.sbert import SbertConfig
-    from shortlister.ranking.ranker import Ranker
+    from shortlister.ranking.pool import CandidatePool
     from shortlister.serve.state import MethodState, load_learned, load_pool
 
     class FakeSbert(HashEmbedder):
@@ -180,7 +180,7 @@ def test_the_served_sbert_method_is_shared_with_the_learned_ranker(trained_dir, 
     pool, _ = load_pool(settings)
     embedder = FakeSbert()
     matrix = embedder.encode(pool["title"].tolist())
-    sbert = MethodState("sbert", Ranker(pool, embedder, matrix), "fitted", 0.0)
+    sbert = MethodState("sbert", CandidatePool(pool, embedder, matrix), "fitted", 0.0)
     learned = load_learned(settings, pool, {"sbert": sbert}).ranker
     assert learned.embedder is embedder
     assert np.array_equal(learned.index.sbert, matrix)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from shortlister.core.errors import DataError
 from shortlister.embeddings.base import l2_normalise
-from shortlister.errors import DataError
 from shortlister.ranking.cosine import cosine_scores, top_k
-from shortlister.ranking.ranker import Ranker
+from shortlister.ranking.pool import CandidatePool
 from shortlister.ranking.starred import (
     StarConfig,
     StarError,
@@ -73,7 +73,7 @@ class _CountingEmbedder:
 def test_query_vectors_are_cached_in_a_small_lru():
     pool = pd.DataFrame({"id": list("abcd"), "title": ["t"] * 4})
     embedder = _CountingEmbedder()
-    ranker = Ranker(pool, embedder, np.eye(4, dtype=np.float32), query_cache_size=2)
+    ranker = CandidatePool(pool, embedder, np.eye(4, dtype=np.float32), query_cache_size=2)
     assert ranker.encode_query("x")[1] is False
     assert ranker.encode_query("x")[1] is True and embedder.calls == 1
     ranker.encode_query("y")
@@ -81,7 +81,7 @@ def test_query_vectors_are_cached_in_a_small_lru():
     assert ranker.encode_query("x")[1] is False and embedder.calls == 4
     order, _ = ranker.search("x", ["c"], k=2)
     assert list(order)[0] == 2
-    uncached = Ranker(pool, _CountingEmbedder(), np.eye(4, dtype=np.float32))
+    uncached = CandidatePool(pool, _CountingEmbedder(), np.eye(4, dtype=np.float32))
     uncached.encode_query("x")
     assert uncached.encode_query("x")[1] is False
 
@@ -89,10 +89,10 @@ def test_query_vectors_are_cached_in_a_small_lru():
 def test_rows_must_match_the_pool(tmp_path):
     pool = pd.DataFrame({"id": list("abc"), "title": ["t"] * 3})
     with pytest.raises(DataError, match="3 candidates"):
-        Ranker(pool, _CountingEmbedder(), np.eye(4, dtype=np.float32))
+        CandidatePool(pool, _CountingEmbedder(), np.eye(4, dtype=np.float32))
     (tmp_path / "e.ids.txt").write_text("a\nc\nb\n")
     with pytest.raises(DataError, match="reordered"):
-        Ranker.from_stored(pool, tmp_path / "model", tmp_path / "e")
+        CandidatePool.from_stored(pool, tmp_path / "model", tmp_path / "e")
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -101,7 +101,7 @@ def test_cached_score_path_matches_the_one_pass_path(sparse):
     if sparse:
         m, q = sp.csr_matrix(m), sp.csr_matrix(q)
     pool = pd.DataFrame({"id": [f"c{i}" for i in range(300)], "title": "t"})
-    ranker = Ranker(pool, _CountingEmbedder(), m, score_cache_bytes=1 << 20)
+    ranker = CandidatePool(pool, _CountingEmbedder(), m, score_cache_bytes=1 << 20)
     query_scores = cosine_scores(m, q)[0]
     for stars in ([], ["c5"], ["c5", "c17", "c40"], ["c17"]):
         for w in (0.0, 0.4, 1.0):

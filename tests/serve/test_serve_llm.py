@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 import shortlister.serve.app as serve_app
 from shortlister.cli import main
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state

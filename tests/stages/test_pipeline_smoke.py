@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from shortlister.sandbox import pipeline_env, run_pipeline
+from shortlister.stages.sandbox import pipeline_env, run_pipeline
 
 METHODS = [
     "tfidf",

@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shortlister.core.errors import DataError
+from shortlister.core.params import compose, load_params
 from shortlister.data.clean import CleanConfig, clean_candidates, normalise_query
 from shortlister.data.datasets import QUERY_RAW, default_dataset, external_datasets
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
 from shortlister.embeddings.base import available_methods
-from shortlister.errors import DataError
 from shortlister.evaluation.trec import read_run, write_qrels, write_run
 from shortlister.llm.backends import Generation
-from shortlister.llm.finetune_data import read_examples
-from shortlister.params import compose, load_params
-from shortlister.ranking.ranker import Ranker
+from shortlister.llm.finetune.data import read_examples
+from shortlister.ranking.pool import CandidatePool
 from shortlister.stages import embed, llm, rank
 from shortlister.stages import finetune as finetune_stage
 
@@ -154,7 +154,7 @@ def test_no_stage_reads_a_queries_file_itself() -> None:
 
 
 def test_encoder_training_pairs_use_the_normalised_query(params) -> None:
-    from shortlister.tuning.pairs import default_train_table
+    from shortlister.encoder.pairs import default_train_table
 
     table, graded = default_train_table(params)  # q3, the one train query: "Ｓｒ. Mgr"
     assert set(graded["sentence1"]) == {"Senior Manager"}
@@ -183,7 +183,7 @@ def _method_config(method: str) -> dict:
 
 @pytest.mark.parametrize("method", available_methods())
 def test_an_abbreviation_ranks_exactly_like_its_expansion(method, pool) -> None:
-    ranker = Ranker.fit(pool, _method_config(method))
+    ranker = CandidatePool.fit(pool, _method_config(method))
     for short, long in PAIRS:
         order, scores = ranker.search(normalise_query(short), k=10)
         expected_order, expected_scores = ranker.search(normalise_query(long), k=10)
@@ -194,7 +194,7 @@ def test_an_abbreviation_ranks_exactly_like_its_expansion(method, pool) -> None:
 
 def test_without_normalisation_tfidf_misses_hr(pool) -> None:
     """What the normalisation fixes: the pool says "Human Resources", never "HR"."""
-    ranker = Ranker.fit(pool, {"name": "tfidf"})
+    ranker = CandidatePool.fit(pool, {"name": "tfidf"})
     raw_order, _ = ranker.search("hr", k=10)
     order, _ = ranker.search(normalise_query("hr"), k=10)
     assert list(raw_order) != list(order)

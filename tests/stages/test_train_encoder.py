@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shortlister.stages import train_encoder
-from shortlister.tuning.pairs import (
+from shortlister.encoder.pairs import (
     PairConfig,
     PairSources,
     build_pairs,
     evaluation_exclusions,
     title_key,
 )
+from shortlister.stages import train_encoder
 
 
 def _write_layout(root: Path) -> dict:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.outputs import write_people_csv
 from shortlister.data import schema
 from shortlister.data.text import (  # re-exported: the cleaner's public text functions
     DEFAULT_ABBREVIATIONS,
@@ -24,8 +26,6 @@ from shortlister.data.text import (  # re-exported: the cleaner's public text fu
     normalise_chars,
     normalise_text,
 )
-from shortlister.errors import ConfigError, DataError
-from shortlister.outputs import write_people_csv
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from shortlister.core.errors import DataError
 from shortlister.data.clean import CleanConfig, normalise_query
-from shortlister.errors import DataError
 from shortlister.evaluation.trec import Qrels, read_qrels, read_queries
 
 logger = logging.getLogger(__name__)

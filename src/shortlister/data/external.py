@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortlister.core.errors import ConfigError, DataError, ShortlisterError
 from shortlister.data.generate import write_csv, write_queries
-from shortlister.errors import ConfigError, DataError, ShortlisterError
 from shortlister.evaluation.trec import qrels_from_frame, write_qrels
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shortlister.errors import ConfigError, DataError
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.evaluation.trec import qrels_from_frame, write_qrels
 
 logger = logging.getLogger(__name__)

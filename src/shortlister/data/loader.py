@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.ids import id_problem
 from shortlister.data import schema
-from shortlister.errors import ConfigError, DataError
-from shortlister.ids import id_problem
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from shortlister.errors import DataError
+from shortlister.core.errors import DataError
 
 # Keys are matched case-insensitively as whole words. A key ending in "." only matches with
 # the dot, which is how "Eng." and "Tech." are told apart from the words "Eng"/"Tech".

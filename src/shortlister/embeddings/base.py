@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from shortlister.core.errors import ConfigError
 from shortlister.data.clean import normalise_text
 from shortlister.data.external import read_table
 from shortlister.data.generate import load_bls_titles
-from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

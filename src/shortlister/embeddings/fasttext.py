@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
 from shortlister.embeddings.word2vec import Word2VecConfig
 from shortlister.embeddings.wordvec import WordVectorEmbedder, check_int
-from shortlister.errors import ConfigError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

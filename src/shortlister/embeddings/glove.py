@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
 from shortlister.embeddings.wordvec import (
     WordVectorConfig,
@@ -28,7 +29,6 @@ from shortlister.embeddings.wordvec import (
     check_int,
     vectors_from_arrays,
 )
-from shortlister.errors import ConfigError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
 from shortlister.embeddings.cache import EmbeddingCache
-from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

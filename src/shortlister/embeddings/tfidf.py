@@ -12,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
-from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
 from shortlister.embeddings.sbert import SbertConfig, SbertEmbedder
-from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TunedEmbedder(SbertEmbedder):
     @property
     def onnx(self):
         if self._onnx is None:
-            from shortlister.tuning.export import OnnxEncoder
+            from shortlister.encoder.export import OnnxEncoder
 
             self._onnx = OnnxEncoder(
                 self._model_dir(),

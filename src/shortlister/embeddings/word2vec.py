@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
 from shortlister.embeddings.wordvec import WordVectorConfig, WordVectorEmbedder, check_int
-from shortlister.errors import ConfigError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

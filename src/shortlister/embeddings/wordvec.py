@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise
 from shortlister.embeddings.corpus import build_corpus, check_sources
-from shortlister.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

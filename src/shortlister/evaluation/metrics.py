@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.evaluation.trec import Qrels, Run
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shortlister.errors import DataError
+from shortlister.core.errors import DataError
 
 # Metrics where higher is better; other numbers (counts, timings) are not gated.
 GATED_PREFIXES = ("ndcg@", "map", "mrr", "p@", "recall@")

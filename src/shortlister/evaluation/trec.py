@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from shortlister.errors import DataError
-from shortlister.ids import id_problem
-from shortlister.outputs import write_text
+from shortlister.core.errors import DataError
+from shortlister.core.ids import id_problem
+from shortlister.core.outputs import write_text
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from shortlister.errors import ConfigError, ShortlisterError
+from shortlister.core.errors import ConfigError, ShortlisterError
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.models import hf_offline, model_available, resolve_model
 from shortlister.llm.prompts import PromptBuilder, PromptTemplate

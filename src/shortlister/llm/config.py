@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 BACKENDS = ("transformers", "openai")
 SCORERS = ("listwise", "pointwise")

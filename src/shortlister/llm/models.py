@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

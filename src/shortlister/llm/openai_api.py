@@ -23,7 +23,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.llm.backends import Generation, LLMError, Messages, cut_at_stop
 from shortlister.llm.config import LLMConfig, OpenAIConfig
 from shortlister.llm.prompts import PromptBuilder, PromptTemplate

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

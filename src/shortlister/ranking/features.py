@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, Matrix, build_embedder, l2_normalise
-from shortlister.errors import ConfigError
 from shortlister.ranking.bm25 import BM25, BM25Config, sparse_times_dense
 from shortlister.ranking.cosine import top_k
 

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, build_embedder
-from shortlister.errors import ConfigError
 from shortlister.evaluation.metrics import ndcg_at_k
 from shortlister.evaluation.trec import Qrels, Run, read_queries, write_run
 from shortlister.ranking.cosine import rank, top_k
@@ -557,7 +557,7 @@ class LtrRanker:
     def search(
         self, query: str, pool: pd.DataFrame | PoolIndex, k: int = 10
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(row order of the best k, scores of every candidate), as `Ranker.search`."""
+        """(row order of the best k, scores of every candidate), as `CandidatePool.search`."""
         index = self.index(pool)
         scores = self.rerank(index, self.query_scores(index, [query]), 0)
         return top_k(scores, k), scores

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError, ShortlisterError
 from shortlister.embeddings.base import Matrix, l2_normalise
-from shortlister.errors import ConfigError, ShortlisterError
 from shortlister.ranking.cosine import top_k
 
 MAX_STARS = 5

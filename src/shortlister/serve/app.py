@@ -24,8 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from shortlister.core.errors import DataError
 from shortlister.data.clean import normalise_query
-from shortlister.errors import DataError
 from shortlister.ranking.starred import StarError, star_indices
 from shortlister.serve.middleware import (
     AllowedHostsMiddleware,

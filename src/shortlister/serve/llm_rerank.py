@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.llm.config import LLMConfig
 
 logger = logging.getLogger(__name__)

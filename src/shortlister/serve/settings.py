@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 from shortlister.ranking.starred import MAX_STARS, StarConfig
 
 logger = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
-from shortlister.errors import ConfigError, DataError
+from shortlister.ranking.learned import LearnedRanker
 from shortlister.ranking.ltr import load_ltr_ranker
-from shortlister.ranking.ranker import Ranker
-from shortlister.serve.learned import LearnedRanker
+from shortlister.ranking.pool import CandidatePool
 from shortlister.serve.llm_rerank import LLM_METHOD, LLMStage
 from shortlister.serve.settings import ServeSettings
 
@@ -31,7 +31,7 @@ DEFAULT_POOL = "default"  # the dataset name the embed stage stores the default 
 @dataclass
 class MethodState:
     name: str
-    ranker: Ranker | LearnedRanker
+    ranker: CandidatePool | LearnedRanker
     # "stored" (embed stage), "fitted" (at start-up), "trained" (learned ranker) or "llm"
     # (the LLM over a first stage, whose ranker this then is)
     source: str
@@ -119,7 +119,7 @@ def load_method(
     ranker = None
     if pool_source == DEFAULT_POOL and Path(f"{stem}.ids.txt").exists():
         try:
-            ranker = Ranker.from_stored(
+            ranker = CandidatePool.from_stored(
                 pool,
                 Path(settings.paths["models"]) / method / DEFAULT_POOL,
                 stem,
@@ -135,7 +135,7 @@ def load_method(
                 f"{list(settings.fit_methods)}"
             )
         cfg = method_config(settings, method)
-        ranker = Ranker.fit(pool, cfg, **_cache_sizes(settings))
+        ranker = CandidatePool.fit(pool, cfg, **_cache_sizes(settings))
         source = "fitted"
     _serve_ready(ranker)
     return MethodState(method, ranker, source, time.perf_counter() - t0)
@@ -148,7 +148,7 @@ def _cache_sizes(settings: ServeSettings) -> dict[str, int]:
     }
 
 
-def _serve_ready(ranker: Ranker) -> None:
+def _serve_ready(ranker: CandidatePool) -> None:
     # Sentence-BERT's disk cache rewrites its file after every new text: right for pools,
     # wrong for one query per request. Queries are cached in memory (the ranker's LRU).
     config = ranker.embedder.config
@@ -189,7 +189,7 @@ def _shared_sbert(
     settings: ServeSettings, model_dir: Path, served: MethodState | None
 ) -> tuple[Any, Any]:
     """(embedder, pool matrix) of the served sbert method when it is the ranker's model."""
-    if served is None or not isinstance(served.ranker, Ranker):
+    if served is None or not isinstance(served.ranker, CandidatePool):
         return None, None
     try:
         from shortlister.ranking.features import FeatureConfig

@@ -12,7 +12,7 @@ from shortlister.data.generate import (
     write_default_dataset,
 )
 from shortlister.stages.common import start, tracked
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

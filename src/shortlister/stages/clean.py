@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.outputs import guard_outputs, write_parquet
 from shortlister.data.clean import CleanConfig, clean_candidates, write_rejects, write_warnings
 from shortlister.data.loader import load_candidates
-from shortlister.outputs import guard_outputs, write_parquet
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

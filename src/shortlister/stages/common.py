@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from shortlister.errors import ShortlisterError
-from shortlister.logs import configure_logging
-from shortlister.outputs import write_text
-from shortlister.params import load_params
+from shortlister.core.errors import ShortlisterError
+from shortlister.core.logs import configure_logging
+from shortlister.core.outputs import write_text
+from shortlister.core.params import load_params
 
 
 def seed_everything(seed: int) -> None:
@@ -52,7 +52,7 @@ def start(argv_params: str | Path = "params.yaml") -> dict[str, Any]:
 @contextmanager
 def tracked(stage: str, params: Mapping[str, Any], logged: Mapping[str, Any]) -> Iterator[Any]:
     """An MLflow child run for this stage under the pipeline execution's parent run."""
-    from shortlister.tracking import stage_run
+    from shortlister.stages.tracking import stage_run
 
     tracking = params.get("tracking", {})
     with stage_run(

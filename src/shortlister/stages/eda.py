@@ -21,12 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from shortlister.core.errors import DataError
 from shortlister.data import schema
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.data.locations import distinct_locations, location_report, resolve_locations
-from shortlister.errors import DataError
-from shortlister.reporting.eda import (
+from shortlister.eda.report import (
     EdaConfig,
     choropleth_figure,
     country_summary,
@@ -38,7 +38,7 @@ from shortlister.reporting.eda import (
     wordcloud_figure,
 )
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

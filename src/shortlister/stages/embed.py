@@ -15,7 +15,7 @@ from typing import Any
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import build_embedder, save_matrix
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_metrics
+from shortlister.stages.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from shortlister.data.datasets import Dataset, external_status, load_datasets
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run, metric_names
 from shortlister.evaluation.trec import read_run
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import child_run, log_artifact, log_metrics
+from shortlister.stages.tracking import child_run, log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

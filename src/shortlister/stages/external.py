@@ -22,7 +22,7 @@ from shortlister.data.external import (
     write_benchmark,
 )
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_metrics
+from shortlister.stages.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -21,22 +21,22 @@ from typing import Any
 
 import yaml
 
+from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.params import DEFAULT_CONFIG_DIR, compose
 from shortlister.data.datasets import default_dataset
-from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import Run, read_run
 from shortlister.llm.config import LLMConfig
-from shortlister.llm.finetune import PromptSpec, cuda_available, train_adapter
-from shortlister.llm.finetune_config import FinetuneConfig
-from shortlister.llm.finetune_data import (
+from shortlister.llm.finetune.config import FinetuneConfig
+from shortlister.llm.finetune.data import (
     build_examples,
     build_pointwise_examples,
     example_stats,
     write_examples,
 )
+from shortlister.llm.finetune.train import PromptSpec, cuda_available, train_adapter
 from shortlister.llm.prompts import PromptTemplate
-from shortlister.params import DEFAULT_CONFIG_DIR, compose
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

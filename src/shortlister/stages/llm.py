@@ -24,8 +24,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.datasets import Dataset, dataset_names, load_datasets
-from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
 from shortlister.evaluation.trec import Run, read_run, write_run
 from shortlister.llm.backends import LLMBackend, backend_available, build_backend
@@ -33,7 +33,7 @@ from shortlister.llm.config import LLMConfig
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.llm.rerank import LLMReranker, RerankResult, RerankStats
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

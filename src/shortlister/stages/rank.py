@@ -16,7 +16,7 @@ from shortlister.embeddings.base import load_embedder, load_matrix
 from shortlister.evaluation.trec import write_run
 from shortlister.ranking.cosine import cosine_scores, rank
 from shortlister.stages.common import start, tracked
-from shortlister.tracking import log_metrics
+from shortlister.stages.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
 

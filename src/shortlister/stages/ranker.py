@@ -41,7 +41,7 @@ from shortlister.ranking.ltr import (
     train_ranker,
 )
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 

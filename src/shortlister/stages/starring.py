@@ -14,12 +14,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.errors import ConfigError
 from shortlister.data.datasets import default_dataset
-from shortlister.errors import ConfigError
-from shortlister.evaluation.starring import StarringConfig, markdown_table, starring_effect
-from shortlister.ranking.ranker import Ranker
+from shortlister.ranking.pool import CandidatePool
+from shortlister.ranking.starring import StarringConfig, markdown_table, starring_effect
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     method = params["embeddings"]["name"]
     paths = params["paths"]
     dataset = default_dataset(params)
-    ranker = Ranker.from_stored(
+    ranker = CandidatePool.from_stored(
         dataset.candidates,
         Path(paths["models"]) / method / dataset.name,
         Path(paths["embeddings"]) / method / dataset.name,

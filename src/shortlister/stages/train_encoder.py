@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from shortlister.encoder.pairs import PairConfig, PairSources, build_pairs, evaluation_exclusions
+from shortlister.encoder.train import TrainConfig, train_encoder
 from shortlister.stages.common import start, tracked, write_json
-from shortlister.tracking import log_artifact, log_metrics
-from shortlister.tuning.pairs import PairConfig, PairSources, build_pairs, evaluation_exclusions
-from shortlister.tuning.train import TrainConfig, train_encoder
+from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="encoder-") as scratch:
         report = train_encoder(train_cfg, pairs.synonyms, pairs.graded, model_dir, scratch)
     if export.get("onnx"):
-        from shortlister.tuning.export import export_onnx
+        from shortlister.encoder.export import export_onnx
 
         report["onnx"] = export_onnx(model_dir, int8=bool(export.get("int8", True)))
     report["pairs"] = pairs.counts["total"]

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from shortlister.errors import ShortlisterError
+from shortlister.core.errors import ShortlisterError
 
 logger = logging.getLogger(__name__)
 

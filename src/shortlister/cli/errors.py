@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from shortlister.errors import ShortlisterError
+from shortlister.core.errors import ShortlisterError
 
 
 class Commands(click.Group):

@@ -31,7 +31,7 @@ import pandas as pd
 from shortlister.ranking.features import PoolIndex, build_pool_index, score_queries
 from shortlister.ranking.ltr import LtrRanker
 from shortlister.ranking.nomatch import MatchReport
-from shortlister.ranking.ranker import LRUCache, Ranker
+from shortlister.ranking.pool import CandidatePool, LRUCache
 from shortlister.ranking.starred import MAX_STARS, StarredRanking
 
 
@@ -46,12 +46,12 @@ def minmax(scores: np.ndarray) -> np.ndarray:
 
 @dataclass
 class LearnedRanker:
-    """`Ranker`'s serving interface (positions, query_scores, rank_scores, matrix, embedder)
+    """`CandidatePool`'s serving interface (positions, query_scores, rank_scores, matrix, embedder)
     over a trained `LtrRanker` and its pool index, built once."""
 
     ltr: LtrRanker
     index: PoolIndex
-    stars: Ranker  # the index's Sentence-BERT rows: star similarities and the query LRU
+    stars: CandidatePool  # the index's Sentence-BERT rows: star similarities and the query LRU
     score_cache_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -77,7 +77,7 @@ class LearnedRanker:
             index = build_pool_index(pool, ltr.features, sbert=ltr.sbert, sbert_matrix=sbert_matrix)
             key = (tuple(pool["id"].astype(str)), tuple(pool["title"].astype(str)))
             ltr._cache = (key, index)  # what ltr.index(pool) would have built
-        stars = Ranker(
+        stars = CandidatePool(
             pool,
             ltr.sbert,
             index.sbert,
@@ -103,7 +103,7 @@ class LearnedRanker:
         return self.stars.positions
 
     def match(self, query: str) -> MatchReport:
-        """No-match is judged in the ranker's Sentence-BERT space, as for `Ranker`."""
+        """No-match is judged in the ranker's Sentence-BERT space, as for `CandidatePool`."""
         return self.stars.match(query)
 
     def query_scores(self, query: str) -> tuple[np.ndarray, bool]:
@@ -130,7 +130,7 @@ class LearnedRanker:
         star_weight: float = 0.5,
         max_stars: int = MAX_STARS,
     ) -> StarredRanking:
-        """As `Ranker.rank_scores`; with stars, the learned scores are min-max normalised
+        """As `CandidatePool.rank_scores`; with stars, the learned scores are min-max normalised
         first (see the module docstring)."""
         if stars and query_scores is not None:
             query_scores = minmax(query_scores)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shortlister.errors import ConfigError
-from shortlister.llm.finetune_config import FinetuneConfig
+from shortlister.core.errors import ConfigError
+from shortlister.llm.finetune.config import FinetuneConfig
 
 logger = logging.getLogger(__name__)
 

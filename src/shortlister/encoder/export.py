@@ -105,7 +105,7 @@ class OnnxEncoder:
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: no ONNX export here (set encoder.export.onnx: true and run the "
-                "train_encoder stage, or call shortlister.tuning.export.export_onnx)"
+                "train_encoder stage, or call shortlister.encoder.export.export_onnx)"
             )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

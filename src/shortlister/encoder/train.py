@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.sbert import resolve_model
-from shortlister.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

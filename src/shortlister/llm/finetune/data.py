@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from shortlister.evaluation.trec import Qrels, Run
-from shortlister.llm.finetune_config import SPLITS, FinetuneConfig
+from shortlister.llm.finetune.config import SPLITS, FinetuneConfig
 from shortlister.llm.prompts import PromptTemplate, build_messages, format_answer
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ def method_config(method: str, params_path: Path | None) -> dict:
     if method not in available_methods():
         fail(f"unknown method {method!r}; expected one of {', '.join(available_methods())}")
     if params_path is not None:
-        from shortlister.params import load_params
+        from shortlister.core.params import load_params
 
         methods = load_params(params_path).get("methods", {})
         if method not in methods:
@@ -53,7 +53,7 @@ def _llm_config(params_path: Path | None, overrides: dict):
 
     cfg: dict = {}
     if params_path is not None:
-        from shortlister.params import load_params
+        from shortlister.core.params import load_params
 
         cfg = dict(load_params(params_path).get("llm") or {})
         if not cfg:
@@ -80,9 +80,9 @@ def _first_stage(name: str, pool, model_dir: Path | None, params_path: Path | No
     if model_dir is not None or name in LEARNED_RANKERS:
         ltr = learned_ranker(name, model_dir)
         return lambda query, k: ltr.search(query, pool, k=k)[0]
-    from shortlister.ranking.ranker import Ranker
+    from shortlister.ranking.pool import CandidatePool
 
-    ranker = Ranker.fit(pool, method_config(name, params_path))
+    ranker = CandidatePool.fit(pool, method_config(name, params_path))
     return lambda query, k: ranker.search(query, [], k=k)[0]
 
 
@@ -131,7 +131,7 @@ def clean_config(params_path: Path | None):
 
     if params_path is None:
         return CleanConfig()
-    from shortlister.params import load_params
+    from shortlister.core.params import load_params
 
     return CleanConfig(**(load_params(params_path).get("data", {}).get("clean") or {}))
 
@@ -218,11 +218,11 @@ def print_table(pool, order, scores, starred: set[str]) -> None:
 
 def rank_learned(pool, query, batch, out, top_k, method, model_dir) -> None:
     from shortlister.evaluation.trec import write_run
-    from shortlister.ranking.ranker import Ranker
+    from shortlister.ranking.pool import CandidatePool
 
     ltr = learned_ranker(method, model_dir)
     # No-match is judged on the ranker's own Sentence-BERT space, like the embedding methods.
-    sbert = Ranker(pool.reset_index(drop=True), ltr.sbert, ltr.index(pool).sbert)
+    sbert = CandidatePool(pool.reset_index(drop=True), ltr.sbert, ltr.index(pool).sbert)
     if batch is not None:
         write_run(out, ltr.batch(batch, pool, top_k), tag=method)
         click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)

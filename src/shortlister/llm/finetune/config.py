@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 DEVICES = ("auto", "cuda", "cpu")
 QUANTIZATIONS = ("auto", "4bit", "none")

@@ -32,7 +32,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_PARAM_VAL_LENGTH
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

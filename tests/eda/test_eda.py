@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.params import load_params
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
-from shortlister.errors import ConfigError, DataError
-from shortlister.params import load_params
-from shortlister.reporting import eda
-from shortlister.reporting.eda import (
+from shortlister.eda import report as eda
+from shortlister.eda.report import (
     EdaConfig,
     choropleth_figure,
     country_summary,
@@ -178,7 +178,7 @@ def test_save_plotly_skips_png_without_crashing(tmp_path, frame, monkeypatch, ca
 
     monkeypatch.setattr(kaleido, "calc_fig_sync", no_browser)
     (tmp_path / "map.png").write_bytes(b"stale")
-    with caplog.at_level(logging.WARNING, logger="shortlister.reporting.eda"):
+    with caplog.at_level(logging.WARNING, logger="shortlister.eda.report"):
         result = save_plotly(
             choropleth_figure(country_summary(frame)), tmp_path / "map.html", tmp_path / "map.png"
         )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Matrix
-from shortlister.errors import ConfigError
 from shortlister.evaluation.metrics import GAINS, ndcg_at_k
 from shortlister.evaluation.trec import Qrels
 from shortlister.ranking.cosine import top_k

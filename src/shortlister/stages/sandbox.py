@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shortlister.params import compose, load_params, write_params
+from shortlister.core.params import compose, load_params, write_params
 
 logger = logging.getLogger(__name__)
 

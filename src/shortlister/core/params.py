@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from shortlister.errors import ConfigError
+from shortlister.core.errors import ConfigError
 
 DEFAULT_PARAMS = Path("params.yaml")
 DEFAULT_CONFIG_DIR = Path("conf")

@@ -1,6 +1,6 @@
 """Compare encoders (zero-shot Sentence-BERT, tuned variants) on the pipeline's datasets.
 
-python -m shortlister.tuning.compare --encoder sbert --encoder models/sbert-tuned \
+python -m shortlister.encoder.compare --encoder sbert --encoder models/sbert-tuned \
     --encoder ~/.cache/shortlister/encoder-checkpoints/<fp>/synonyms/checkpoint-250
 
 Cosine ranking and the project's metrics (evaluation.* of params.yaml), per dataset and

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortlister.core.errors import DataError
 from shortlister.embeddings.base import Embedder, Matrix, build_embedder, load_embedder, load_matrix
-from shortlister.errors import DataError
 from shortlister.evaluation.trec import Run, read_queries, write_run
 from shortlister.ranking.cosine import cosine_scores, rank
 from shortlister.ranking.nomatch import MatchReport, dense_ratio, match_floor, report
@@ -78,7 +78,7 @@ class LRUCache:
 
 
 @dataclass
-class Ranker:
+class CandidatePool:
     pool: pd.DataFrame  # cleaned candidates: id, title, ...
     embedder: Embedder
     matrix: Matrix
@@ -100,7 +100,7 @@ class Ranker:
         self._scores = LRUCache(max_bytes=self.score_cache_bytes)
 
     @classmethod
-    def fit(cls, pool: pd.DataFrame, method_cfg: Mapping[str, Any], **kwargs: Any) -> Ranker:
+    def fit(cls, pool: pd.DataFrame, method_cfg: Mapping[str, Any], **kwargs: Any) -> CandidatePool:
         titles = pool["title"].tolist()
         embedder = build_embedder(method_cfg).fit(titles)
         return cls(pool.reset_index(drop=True), embedder, embedder.encode(titles), **kwargs)
@@ -108,7 +108,7 @@ class Ranker:
     @classmethod
     def from_stored(
         cls, pool: pd.DataFrame, model_dir: str | Path, embeddings_stem: str | Path, **kwargs: Any
-    ) -> Ranker:
+    ) -> CandidatePool:
         """A pool with the embedder and embeddings the embed stage stored for it.
 
         Raises DataError when the stored ids (`<stem>.ids.txt`) are not the pool's ids

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from shortlister.cli_errors import Commands
-from shortlister.cli_rank import (
+from shortlister.cli.errors import Commands
+from shortlister.cli.rank import (
     LEARNED_RANKERS,
     clean_config,
     fail,
@@ -23,7 +23,7 @@ from shortlister.cli_rank import (
     rank_with_llm,
     report_batch_matches,
 )
-from shortlister.outputs import guard_outputs
+from shortlister.core.outputs import guard_outputs
 
 logger = logging.getLogger("shortlister")
 
@@ -41,7 +41,7 @@ DEFAULT_METHOD = "sbert"
 @click.pass_context
 def main(ctx: click.Context, log_level: str, debug: bool) -> None:
     """shortlister: rank job candidates by fit to a target role."""
-    from shortlister.logs import configure_logging
+    from shortlister.core.logs import configure_logging
 
     ctx.obj = {"debug": debug}
     configure_logging(log_level)
@@ -224,9 +224,9 @@ def rank(
         rank_learned(pool, text, batch, out, top_k, method, model_dir)
         return
     from shortlister.evaluation.trec import write_run
-    from shortlister.ranking.ranker import Ranker
+    from shortlister.ranking.pool import CandidatePool
 
-    ranker = Ranker.fit(pool, method_config(method, params_path))
+    ranker = CandidatePool.fit(pool, method_config(method, params_path))
     if batch is not None:
         run = ranker.batch(batch, top_k)
         write_run(out, run, tag=method)
@@ -267,7 +267,7 @@ def rank(
 )
 def serve(host, port, candidates, methods, params_path) -> None:
     """Serve the HTTP API and the recruiter page (embeds the pool once at start-up)."""
-    from shortlister.params import load_params
+    from shortlister.core.params import load_params
     from shortlister.serve.app import serve as run_server
     from shortlister.serve.settings import ServeSettings
 

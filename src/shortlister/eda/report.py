@@ -26,9 +26,9 @@ import plotly.graph_objects as go
 # choose, and a notebook still shows them inline.
 from matplotlib.figure import Figure
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data import schema
 from shortlister.data.locations import resolve_locations
-from shortlister.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ PACKAGED_TOPOJSON = "package"
 
 
 def packaged_topojson() -> str:
-    """Path of the world outlines shipped in the package (see reporting/data/NOTICE.md)."""
+    """Path of the world outlines shipped in the package (see eda/data/NOTICE.md)."""
     return str(Path(__file__).resolve().parent / "data" / "world_110m.json")
 
 

@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.clean import expand_abbreviations, normalise_text
 from shortlister.data.external import read_table
 from shortlister.data.generate import load_bls_titles, singular_name
-from shortlister.errors import ConfigError, DataError
 from shortlister.evaluation.trec import read_qrels, read_queries
 
 logger = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from shortlister.core.errors import ConfigError
 from shortlister.data.clean import clean_candidates
 from shortlister.data.datasets import Dataset
 from shortlister.data.generate import (
@@ -16,9 +17,8 @@ from shortlister.data.generate import (
 )
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import l2_normalise
-from shortlister.errors import ConfigError
 from shortlister.evaluation.metrics import ndcg_at_k
-from shortlister.evaluation.starring import (
+from shortlister.ranking.starring import (
     StarringConfig,
     choose_stars,
     markdown_table,

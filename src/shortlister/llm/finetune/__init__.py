@@ -1,0 +1,1 @@
+"""Fine-tuning an LLM re-ranker (stage `finetune`): config, data, training."""
