@@ -5,14 +5,8 @@ import pytest
 
 from shortlister.data.generate import LOCATIONS
 from shortlister.data.loader import load_candidates
-from shortlister.data.locations import (
-    UNRESOLVED,
-    LocationMatch,
-    distinct_locations,
-    location_report,
-    normalise_location,
-    resolve_locations,
-)
+from shortlister.data.locations.report import UNRESOLVED, distinct_locations, location_report
+from shortlister.data.locations.resolve import LocationMatch, normalise_location, resolve_locations
 
 
 @pytest.mark.parametrize(

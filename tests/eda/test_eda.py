@@ -14,18 +14,13 @@ from shortlister.core.errors import ConfigError, DataError
 from shortlister.core.params import load_params
 from shortlister.data.clean import clean_candidates
 from shortlister.data.generate import GenerateConfig, generate_default_dataset
-from shortlister.eda import report as eda
-from shortlister.eda.report import (
-    EdaConfig,
-    choropleth_figure,
-    country_summary,
-    default_stopwords,
-    packaged_topojson,
-    save_plotly,
-    score_boxplot_figure,
-    title_word_frequencies,
-    wordcloud_figure,
-)
+from shortlister.eda import save
+from shortlister.eda.config import EdaConfig, packaged_topojson
+from shortlister.eda.countries import country_summary
+from shortlister.eda.maps import choropleth_figure
+from shortlister.eda.save import save_plotly
+from shortlister.eda.scores import score_boxplot_figure
+from shortlister.eda.titles import default_stopwords, title_word_frequencies, wordcloud_figure
 from shortlister.stages.eda import run
 
 
@@ -95,6 +90,12 @@ def test_committed_config_is_valid(root):
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ConfigError):
         EdaConfig(**bad)
+
+
+def test_config_from_config_refuses_unknown_keys():
+    assert EdaConfig.from_config(None) == EdaConfig()
+    with pytest.raises(ConfigError, match=r"eda: unknown keys \['max_word'\]"):
+        EdaConfig.from_config({"max_word": 10})
 
 
 # ---------------------------------------------------------------------------- titles
@@ -178,7 +179,7 @@ def test_save_plotly_skips_png_without_crashing(tmp_path, frame, monkeypatch, ca
 
     monkeypatch.setattr(kaleido, "calc_fig_sync", no_browser)
     (tmp_path / "map.png").write_bytes(b"stale")
-    with caplog.at_level(logging.WARNING, logger="shortlister.eda.report"):
+    with caplog.at_level(logging.WARNING, logger="shortlister.eda.save"):
         result = save_plotly(
             choropleth_figure(country_summary(frame)), tmp_path / "map.html", tmp_path / "map.png"
         )
@@ -286,7 +287,7 @@ def test_stage_writes_every_output(stage_params, tmp_path):
 
 
 def test_stage_skips_client_file_when_absent(stage_params, tmp_path, monkeypatch):
-    monkeypatch.setattr(eda, "_write_png", _no_png)
+    monkeypatch.setattr(save, "_write_png", _no_png)
     stage_params["eda"]["datasets"] = {"potential_talents": str(tmp_path / "nope.csv")}
     run(stage_params)
     summary = json.loads((tmp_path / "r" / "eda.json").read_text())

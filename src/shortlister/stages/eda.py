@@ -25,18 +25,14 @@ from shortlister.core.errors import DataError
 from shortlister.data import schema
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
-from shortlister.data.locations import distinct_locations, location_report, resolve_locations
-from shortlister.eda.report import (
-    EdaConfig,
-    choropleth_figure,
-    country_summary,
-    default_stopwords,
-    save_figure,
-    save_plotly,
-    score_boxplot_figure,
-    title_word_frequencies,
-    wordcloud_figure,
-)
+from shortlister.data.locations.report import distinct_locations, location_report
+from shortlister.data.locations.resolve import resolve_locations
+from shortlister.eda.config import EdaConfig
+from shortlister.eda.countries import country_summary
+from shortlister.eda.maps import choropleth_figure
+from shortlister.eda.save import save_figure, save_plotly
+from shortlister.eda.scores import score_boxplot_figure
+from shortlister.eda.titles import default_stopwords, title_word_frequencies, wordcloud_figure
 from shortlister.stages.common import start, tracked, write_json
 from shortlister.stages.tracking import log_artifact, log_metrics
 
@@ -117,7 +113,7 @@ def report_dataset(
 
 
 def run(params: dict[str, Any]) -> dict[str, float]:
-    cfg = EdaConfig(**params["eda"])
+    cfg = EdaConfig.from_config(params["eda"])
     reports = Path(params["paths"]["reports"])
     sources: dict[str, Path | None] = {DEFAULT_DATASET: None}
     sources.update({name: Path(path) for name, path in cfg.datasets.items()})

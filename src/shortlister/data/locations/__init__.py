@@ -1,0 +1,1 @@
+"""Free-text locations resolved to countries: the gazetteer, the resolver, its report."""
