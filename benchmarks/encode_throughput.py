@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from shortlister.core.logs import configure_logging
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import available_methods, build_embedder
 
 CACHED_SPEEDUP_TARGET = 50.0
@@ -75,8 +76,8 @@ def tuned_quality(model_dir: Path) -> dict[str, dict]:
     """{backend: {dataset: {map, ndcg@10}}} on the test split, cosine ranking."""
     from shortlister.core.params import load_params
     from shortlister.data.datasets import load_datasets
-    from shortlister.encoder.compare import evaluate_encoder
-    from shortlister.stages.evaluate import metric_config
+    from shortlister.evaluation.metrics import MetricConfig
+    from shortlister.ranking.encoder_eval import evaluate_encoder
 
     params = load_params()
     datasets = load_datasets(params)
@@ -86,7 +87,7 @@ def tuned_quality(model_dir: Path) -> dict[str, dict]:
         results = evaluate_encoder(
             {**cfg, "cache_dir": None},
             datasets,
-            metric_config(params),
+            MetricConfig.from_config(params["evaluation"]),
             params["evaluation"]["run_depth"],
             ("test",),
         )

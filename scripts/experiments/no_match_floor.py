@@ -31,7 +31,7 @@ JUNK = ["zzqxj", "!!!", "qwxzv plmkj", "asdfgh", "xyz 123", "???", "lorem ipsum 
 
 def measure(params: dict, method: str) -> dict:
     data = default_dataset(params)
-    cfg = CleanConfig(**params["data"]["clean"])
+    cfg = CleanConfig.from_config(params["data"]["clean"])
     pool = data.candidates.reset_index(drop=True)
     t0 = time.perf_counter()
     ranker = CandidatePool.fit(pool, dict(params["methods"][method]))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shortlister.data.generate import LOCATIONS
+from shortlister.data.default.candidates import LOCATIONS
 from shortlister.data.loader import load_candidates
 from shortlister.data.locations.report import UNRESOLVED, distinct_locations, location_report
 from shortlister.data.locations.resolve import LocationMatch, normalise_location, resolve_locations

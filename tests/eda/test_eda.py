@@ -13,7 +13,8 @@ import yaml
 from shortlister.core.errors import ConfigError, DataError
 from shortlister.core.params import load_params
 from shortlister.data.clean import clean_candidates
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.eda import save
 from shortlister.eda.config import EdaConfig, packaged_topojson
 from shortlister.eda.countries import country_summary

@@ -11,17 +11,9 @@ import pytest
 
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import build_embedder, load_embedder
-from shortlister.encoder.pairs import (
-    Exclusions,
-    PairConfig,
-    PairSources,
-    _table,
-    apply_exclusions,
-    evaluation_exclusions,
-    graded_pairs,
-    group_pairs,
-    synonym_pairs,
-)
+from shortlister.encoder.exclusions import Exclusions, apply_exclusions, evaluation_exclusions
+from shortlister.encoder.pairs import PairConfig, graded_pairs, group_pairs, synonym_pairs
+from shortlister.encoder.titles import PairSources, _table
 from shortlister.encoder.train import PhaseConfig, TrainConfig, train_encoder
 
 OCCUPATIONS = {
@@ -152,7 +144,8 @@ def test_graded_scores_follow_the_hierarchy(table: pd.DataFrame) -> None:
 
 _GRADED_DIGEST = """
 import numpy as np, pandas as pd
-from shortlister.encoder.pairs import PairConfig, _table, graded_pairs
+from shortlister.encoder.pairs import PairConfig, graded_pairs
+from shortlister.encoder.titles import _table
 rows = [(f"o{i}", f"title {i} {j}", (f"{i % 3}1", f"{i % 3}")) for i in range(12) for j in range(3)]
 links = {(f"esco:o{i}", f"esco:o{(i + 1) % 12}") for i in range(12)}
 links |= {(b, a) for a, b in links}

@@ -14,14 +14,8 @@ from shortlister.core.errors import ConfigError, DataError
 from shortlister.embeddings.base import build_embedder, load_embedder
 from shortlister.embeddings.corpus import build_corpus, check_sources, esco_titles
 from shortlister.embeddings.glove import build_vocab, cooccurrence_matrix, train_glove
-from shortlister.embeddings.wordvec import (
-    STOPWORDS,
-    WordVectorConfig,
-    WordVectorEmbedder,
-    load_pretrained_vectors,
-    tokenize,
-    vectors_from_arrays,
-)
+from shortlister.embeddings.pretrained import load_pretrained_vectors, vectors_from_arrays
+from shortlister.embeddings.wordvec import STOPWORDS, WordVectorConfig, WordVectorEmbedder, tokenize
 from shortlister.ranking.cosine import cosine_scores
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -344,12 +338,15 @@ def test_corpus_rejects_unknown_sources():
 def test_corpus_reads_esco_alt_labels_and_bls_titles(tmp_path):
     esco = tmp_path / "esco.csv"
     esco.write_text(
-        "conceptUri,preferredLabel,altLabels\n"
-        'u1,technical director,"head of technical\ntechnical manager"\n'
-        "u2,wire drawer,\n"
+        "conceptUri,iscoGroup,preferredLabel,altLabels\n"
+        'u1,1223,technical director,"head of technical\ntechnical manager"\n'
+        "u2,8121,wire drawer,\n"
     )
     bls = tmp_path / "bls.tsv"
-    bls.write_text("2018 SOC Code\t2018 SOC Direct Match Title\n11-1011\tCEO\n11-1011\tNurse\n")
+    bls.write_text(
+        "2018 SOC Code\t2018 SOC Title\t2018 SOC Direct Match Title\n"
+        "11-1011\tChief Executives\tCEO\n11-1011\tChief Executives\tNurse\n"
+    )
     corpus = build_corpus(["Nurse"], {"esco": str(esco), "bls_soc": str(bls)})
     assert corpus == [
         "Nurse", "technical director", "head of technical", "technical manager",

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from shortlister.core.errors import ConfigError
 from shortlister.data.clean import clean_candidates
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import l2_normalise
 from shortlister.evaluation.metrics import ndcg_at_k
 from shortlister.evaluation.trec import qrels_from_frame, read_run

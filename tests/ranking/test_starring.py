@@ -10,11 +10,8 @@ import scipy.sparse as sp
 from shortlister.core.errors import ConfigError
 from shortlister.data.clean import clean_candidates
 from shortlister.data.datasets import Dataset
-from shortlister.data.generate import (
-    GenerateConfig,
-    generate_default_dataset,
-    write_default_dataset,
-)
+from shortlister.data.default.build import generate_default_dataset, write_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import l2_normalise
 from shortlister.evaluation.metrics import ndcg_at_k

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from shortlister.data.generate import GenerateConfig, generate_default_dataset, write_csv
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
+from shortlister.data.writers import write_csv
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ import shortlister.ranking.features as features_mod
 import shortlister.ranking.learned as learned_mod
 import shortlister.ranking.ltr as ltr_mod
 from shortlister.data.clean import clean_candidates
-from shortlister.data.generate import GenerateConfig, generate_default_dataset, write_csv
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
+from shortlister.data.writers import write_csv
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.ranking.features import FeatureConfig, build_pool_index, score_queries
 from shortlister.ranking.ltr import (

@@ -19,7 +19,8 @@ from shortlister.core.errors import DataError
 from shortlister.core.params import compose, load_params
 from shortlister.data.clean import CleanConfig, clean_candidates, normalise_query
 from shortlister.data.datasets import QUERY_RAW, default_dataset, external_datasets
-from shortlister.data.generate import GenerateConfig, generate_default_dataset
+from shortlister.data.default.build import generate_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import available_methods
 from shortlister.evaluation.trec import read_run, write_qrels, write_run
 from shortlister.llm.backends import Generation
@@ -154,7 +155,7 @@ def test_no_stage_reads_a_queries_file_itself() -> None:
 
 
 def test_encoder_training_pairs_use_the_normalised_query(params) -> None:
-    from shortlister.encoder.pairs import default_train_table
+    from shortlister.encoder.titles import default_train_table
 
     table, graded = default_train_table(params)  # q3, the one train query: "Ｓｒ. Mgr"
     assert set(graded["sentence1"]) == {"Senior Manager"}

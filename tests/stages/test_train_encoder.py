@@ -8,13 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shortlister.encoder.pairs import (
-    PairConfig,
-    PairSources,
-    build_pairs,
-    evaluation_exclusions,
-    title_key,
-)
+from shortlister.encoder.exclusions import evaluation_exclusions
+from shortlister.encoder.pairs import PairConfig, build_pairs
+from shortlister.encoder.titles import PairSources, title_key
 from shortlister.stages import train_encoder
 
 

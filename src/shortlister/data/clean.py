@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from shortlister.core.checks import build, check_int
 from shortlister.core.errors import ConfigError, DataError
 from shortlister.core.outputs import write_people_csv
 from shortlister.data import schema
@@ -62,8 +64,8 @@ class CleanConfig:
             raise ConfigError(
                 f"expand_abbreviations must be true or false, got {self.expand_abbreviations!r}"
             )
-        _check_int("max_title_chars", self.max_title_chars, minimum=1)
-        _check_int("min_letters", self.min_letters, minimum=0)
+        check_int("max_title_chars", self.max_title_chars, minimum=1)
+        check_int("min_letters", self.min_letters, minimum=0)
         if self.min_letters > self.max_title_chars:
             raise ConfigError(
                 f"min_letters ({self.min_letters}) cannot exceed "
@@ -82,15 +84,14 @@ class CleanConfig:
                     f"extra_abbreviations[{key!r}] must be a non-empty string, got {value!r}"
                 )
 
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> CleanConfig:
+        """From ``data.clean`` (defaults when None); unknown keys are refused."""
+        return build(cls, cfg, "data.clean")
+
     def abbreviation_table(self) -> dict[str, str]:
         """Defaults merged with the user's additions (later keys win)."""
         return {**DEFAULT_ABBREVIATIONS, **self.extra_abbreviations}
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    # bool is an int subclass; `max_title_chars: true` in YAML is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class Dataset:
 
 def clean_config(params: dict[str, Any]) -> CleanConfig:
     """The titles' cleaning config (`data.clean`; defaults when absent): queries use it too."""
-    return CleanConfig(**(params.get("data", {}).get("clean") or {}))
+    return CleanConfig.from_config(params.get("data", {}).get("clean"))
 
 
 def load_queries(path: str | Path, cfg: CleanConfig) -> pd.DataFrame:

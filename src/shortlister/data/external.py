@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortlister.core.checks import build, check_int
 from shortlister.core.errors import ConfigError, DataError, ShortlisterError
-from shortlister.data.generate import write_csv, write_queries
+from shortlister.data.sources import read_bls_soc, read_esco, read_onet
+from shortlister.data.writers import write_csv, write_queries
 from shortlister.evaluation.trec import qrels_from_frame, write_qrels
 
 logger = logging.getLogger(__name__)
@@ -41,23 +43,11 @@ DEFAULT_PATHS: dict[str, str] = {
     "onet": "../shared/data/onet_alternate_titles.tsv",
 }
 
-BLS_CODE = "2018 SOC Code"
-BLS_OCCUPATION = "2018 SOC Title"
-BLS_TITLE = "2018 SOC Direct Match Title"
-BLS_ILLUSTRATIVE = "Illustrative Example"
-BLS_COLUMNS: tuple[str, ...] = (BLS_CODE, BLS_OCCUPATION, BLS_TITLE, BLS_ILLUSTRATIVE)
-ESCO_COLUMNS: tuple[str, ...] = ("conceptUri", "iscoGroup", "preferredLabel", "altLabels")
-ONET_CODE = "O*NET-SOC Code"
-ONET_COLUMNS: tuple[str, ...] = (ONET_CODE, "Title", "Alternate Title")
-
 # Below "same occupation" (grade 3): (prefix length of the group code, grade), most specific
 # first. A SOC code 13-1071 is in broad group 13-107(0) and minor group 13-1(000).
 BLS_LEVELS: tuple[tuple[int, int], ...] = ((6, 2), (4, 1))
 ESCO_LEVELS: tuple[tuple[int, int], ...] = ((4, 2), (3, 1))  # ISCO unit group, minor group
 
-_SOC_CODE = r"^\d\d-\d{4}$"
-_ISCO_CODE = r"^\d{4}$"
-_ONET_CODE = r"^\d\d-\d{4}\.\d\d$"
 # An O*NET query title needs this many titles in its occupation: itself plus >= 2 to find.
 ONET_MIN_TITLES = 3
 
@@ -86,15 +76,15 @@ class ExternalConfig:
         if not isinstance(self.path, str | Path) or not str(self.path).strip():
             raise ConfigError(f"path must be a non-empty string, got {self.path!r}")
         self.path = str(self.path)
-        _check_int("max_queries", self.max_queries, minimum=1)
+        check_int("max_queries", self.max_queries, minimum=1)
         if self.max_candidates is not None:
-            _check_int("max_candidates", self.max_candidates, minimum=1)
-        _check_int("seed", self.seed, minimum=0)
+            check_int("max_candidates", self.max_candidates, minimum=1)
+        check_int("seed", self.seed, minimum=0)
 
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> ExternalConfig:
+        """From a ``data.external.<name>`` mapping with ``name`` added; unknown keys are refused."""
+        return build(cls, cfg, "data.external")
 
 
 @dataclass
@@ -119,62 +109,25 @@ def _resolve(cfg: ExternalConfig) -> Path:
     return path
 
 
-def read_table(path: str | Path, columns: Sequence[str], *, sep: str) -> pd.DataFrame:
-    """A UTF-8 CSV/TSV with every value a string; DataError names missing columns."""
-    try:
-        # Every value stays a string: SOC/ISCO codes must keep their leading zeros.
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        kind = "TSV" if sep == "\t" else "CSV"
-        raise DataError(f"cannot parse as {kind}: {exc}", path=path) from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"missing column(s) {missing}; expected {list(columns)}, got {list(frame.columns)}",
-            path=path,
-            field=missing[0],
-        )
-    return frame
-
-
-def _check_codes(values: pd.Series, pattern: str, path: Path, column: str, expected: str) -> None:
-    bad = ~values.str.match(pattern)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1  # 1-based data row, header not counted
-        raise DataError(
-            f"expected {expected}, got {values.iloc[row - 1]!r}", path=path, row=row, field=column
-        )
-
-
 def _file_md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def _bls_titles(path: Path) -> tuple[pd.DataFrame, int]:
     """(code, occupation, title) rows, identical titles within a code merged; and the raw count."""
-    frame = read_table(path, BLS_COLUMNS, sep="\t")
-    frame = frame.map(str.strip)
-    _check_codes(frame[BLS_CODE], _SOC_CODE, path, BLS_CODE, "a SOC code like '13-1071'")
-    titles = frame.rename(columns={BLS_CODE: "code", BLS_OCCUPATION: "occupation"})
-    titles = titles.assign(title=frame[BLS_TITLE])[["code", "occupation", "title"]]
-    return titles[titles["title"] != ""].drop_duplicates(["code", "title"]), len(frame)
+    titles = read_bls_soc(path)
+    return titles[titles["title"] != ""].drop_duplicates(["code", "title"]), len(titles)
 
 
 def _esco_titles(path: Path) -> tuple[pd.DataFrame, int]:
     """(code = conceptUri, occupation = preferredLabel, title = altLabel, group = iscoGroup)."""
-    frame = read_table(path, ESCO_COLUMNS, sep=",")
-    _check_codes(frame["iscoGroup"].str.strip(), _ISCO_CODE, path, "iscoGroup", "4 digits")
+    frame = read_esco(path)
     rows = [
-        (uri, label.strip(), alt.strip(), group.strip())
+        (uri, label, alt, group)
         for uri, label, alts, group in zip(
-            frame["conceptUri"],
-            frame["preferredLabel"],
-            frame["altLabels"],
-            frame["iscoGroup"],
-            strict=True,
+            frame["code"], frame["occupation"], frame["alternatives"], frame["group"], strict=True
         )
-        for alt in alts.split("\n")  # multi-valued cells hold one label per line
-        if alt.strip()
+        for alt in alts
     ]
     titles = pd.DataFrame(rows, columns=["code", "occupation", "title", "group"])
     return titles.drop_duplicates(["code", "title"]), len(frame)
@@ -182,19 +135,9 @@ def _esco_titles(path: Path) -> tuple[pd.DataFrame, int]:
 
 def _onet_titles(path: Path) -> tuple[pd.DataFrame, int]:
     """(code = O*NET-SOC code, occupation, title = alternate title, group = code)."""
-    frame = read_table(path, ONET_COLUMNS, sep="\t")
-    frame = frame.map(str.strip)
-    _check_codes(
-        frame[ONET_CODE], _ONET_CODE, path, ONET_CODE, "an O*NET-SOC code like '13-1071.00'"
-    )
-    titles = pd.DataFrame(
-        {
-            "code": frame[ONET_CODE],
-            "occupation": frame["Title"],
-            "title": frame["Alternate Title"],
-            "group": frame[ONET_CODE],  # "13-1071.00"[:6] is the broad group, [:4] the minor
-        }
-    )
+    frame = read_onet(path)
+    # The group is the code: "13-1071.00"[:6] is the broad group, [:4] the minor.
+    titles = frame.assign(group=frame["code"])
     return titles[titles["title"] != ""].drop_duplicates(["code", "title"]), len(frame)
 
 

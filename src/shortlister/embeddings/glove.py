@@ -21,14 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from shortlister.core.errors import ConfigError
+from shortlister.core.checks import check_int, check_number
 from shortlister.embeddings.base import register
-from shortlister.embeddings.wordvec import (
-    WordVectorConfig,
-    WordVectorEmbedder,
-    check_int,
-    vectors_from_arrays,
-)
+from shortlister.embeddings.pretrained import vectors_from_arrays
+from shortlister.embeddings.wordvec import WordVectorConfig, WordVectorEmbedder
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -55,12 +51,10 @@ class GloveConfig(WordVectorConfig):
         super().__post_init__()
         name = type(self).__name__
         for knob in ("vector_size", "window", "min_count", "epochs", "batch_size"):
-            check_int(name, knob, getattr(self, knob), minimum=1)
-        check_int(name, "seed", self.seed, minimum=0)
+            check_int(f"{name}.{knob}", getattr(self, knob), minimum=1)
+        check_int(f"{name}.seed", self.seed, minimum=0)
         for knob in ("learning_rate", "x_max", "alpha"):
-            value = getattr(self, knob)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigError(f"{name}.{knob} must be a positive number, got {value!r}")
+            check_number(f"{name}.{knob}", getattr(self, knob), low=0, low_open=True)
 
 
 def build_vocab(corpus_tokens: Sequence[Sequence[str]], min_count: int = 1) -> dict[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shortlister.core.errors import ConfigError
+from shortlister.core.checks import check_int
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
 from shortlister.embeddings.cache import EmbeddingCache
 
@@ -31,8 +31,8 @@ class SbertConfig:
     cache_dir: str | None = "~/.cache/shortlister/sbert"
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_seq_length < 8:
-            raise ConfigError("sbert: batch_size must be >= 1 and max_seq_length >= 8")
+        check_int("sbert.batch_size", self.batch_size, minimum=1)
+        check_int("sbert.max_seq_length", self.max_seq_length, minimum=8)
 
 
 def resolve_model(name: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from shortlister.core.errors import ConfigError
+from shortlister.core.checks import check_int, check_number
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise, register
 
 logger = logging.getLogger(__name__)
@@ -28,12 +28,11 @@ class TfidfConfig:
     sublinear_tf: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.char_weight <= 1.0:
-            raise ConfigError(f"tfidf.char_weight must be in [0, 1], got {self.char_weight}")
-        if not 1 <= self.char_ngram_min <= self.char_ngram_max:
-            raise ConfigError("tfidf: expected 1 <= char_ngram_min <= char_ngram_max")
-        if self.word_ngram_max < 1 or self.min_df < 1:
-            raise ConfigError("tfidf: word_ngram_max and min_df must be >= 1")
+        check_number("tfidf.char_weight", self.char_weight, low=0.0, high=1.0)
+        check_int("tfidf.char_ngram_min", self.char_ngram_min, minimum=1)
+        check_int("tfidf.char_ngram_max", self.char_ngram_max, minimum=self.char_ngram_min)
+        check_int("tfidf.word_ngram_max", self.word_ngram_max, minimum=1)
+        check_int("tfidf.min_df", self.min_df, minimum=1)
 
 
 @register("tfidf")

@@ -62,7 +62,7 @@ class TunedEmbedder(SbertEmbedder):
     @property
     def onnx(self):
         if self._onnx is None:
-            from shortlister.encoder.export import OnnxEncoder
+            from shortlister.embeddings.onnx import OnnxEncoder
 
             self._onnx = OnnxEncoder(
                 self._model_dir(),

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shortlister.core.checks import check_int
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
-from shortlister.embeddings.wordvec import WordVectorConfig, WordVectorEmbedder, check_int
+from shortlister.embeddings.wordvec import WordVectorConfig, WordVectorEmbedder
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -30,8 +31,8 @@ class Word2VecConfig(WordVectorConfig):
         super().__post_init__()
         name = type(self).__name__
         for knob in ("vector_size", "window", "min_count", "epochs", "workers"):
-            check_int(name, knob, getattr(self, knob), minimum=1)
-        check_int(name, "seed", self.seed, minimum=0)
+            check_int(f"{name}.{knob}", getattr(self, knob), minimum=1)
+        check_int(f"{name}.seed", self.seed, minimum=0)
         if self.sg not in (0, 1) or isinstance(self.sg, bool):
             raise ConfigError(f"{name}.sg must be 1 (skip-gram) or 0 (CBOW), got {self.sg!r}")
         if self.workers > 1:

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.checks import check_choice, check_int, check_number
+from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, Matrix, l2_normalise
 from shortlister.embeddings.corpus import build_corpus, check_sources
+from shortlister.embeddings.pretrained import load_pretrained_vectors
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -63,16 +65,6 @@ STOPWORDS: frozenset[str] = frozenset(
 _TOKEN = re.compile(r"[^\W_]+(?:[&'][^\W_]+)*(?:\+\+|#)?")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
-PRETRAINED_FORMATS = (
-    "GloVe .txt (no header), word2vec .txt/.vec (header '<count> <dim>') or .bin "
-    "(binary), or fastText .bin (load_facebook_vectors, keeps subwords)"
-)
-_FASTTEXT_MAGIC = 793712314  # first int32 of every fastText .bin file
-GLOVE_TEXT = "GloVe text (no header)"
-WORD2VEC_TEXT = "word2vec text (with header)"
-WORD2VEC_BINARY = "word2vec binary"
-FASTTEXT_BINARY = "fastText binary"
-
 
 def tokenize(text: str, stopwords: frozenset[str] | None = None) -> list[str]:
     """Lower-cased, unicode-aware word tokens; punctuation-only pieces are dropped.
@@ -99,23 +91,16 @@ class WordVectorConfig:
     oov_min_similarity: float = 85.0  # rapidfuzz ratio (0-100) to map an unknown spelling
     drop_stopwords: bool = False
     # A vectors file; when set nothing is trained (SIF frequencies still come from the
-    # corpus). Formats: see PRETRAINED_FORMATS.
+    # corpus). Formats: see shortlister.embeddings.pretrained.PRETRAINED_FORMATS.
     pretrained: str | None = None
     corpus: dict[str, str | None] = field(default_factory=lambda: dict(DEFAULT_CORPUS))
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        if self.weighting not in WEIGHTINGS:
-            raise ConfigError(
-                f"{name}.weighting must be one of {list(WEIGHTINGS)}, got {self.weighting!r}"
-            )
-        if not _is_number(self.sif_a) or self.sif_a <= 0:
-            raise ConfigError(f"{name}.sif_a must be a positive number, got {self.sif_a!r}")
-        check_int(name, "remove_components", self.remove_components, minimum=0)
-        if not _is_number(self.oov_min_similarity) or not 0 <= self.oov_min_similarity <= 100:
-            raise ConfigError(
-                f"{name}.oov_min_similarity must be in [0, 100], got {self.oov_min_similarity!r}"
-            )
+        check_choice(f"{name}.weighting", self.weighting, WEIGHTINGS)
+        check_number(f"{name}.sif_a", self.sif_a, low=0, low_open=True)
+        check_int(f"{name}.remove_components", self.remove_components, minimum=0)
+        check_number(f"{name}.oov_min_similarity", self.oov_min_similarity, low=0, high=100)
         if not isinstance(self.drop_stopwords, bool):
             raise ConfigError(f"{name}.drop_stopwords must be true or false")
         if self.pretrained is not None and (
@@ -125,16 +110,6 @@ class WordVectorConfig:
         if self.pretrained is not None:
             self.pretrained = str(self.pretrained)
         self.corpus = check_sources(self.corpus)
-
-
-def check_int(owner: str, name: str, value: object, *, minimum: int) -> None:
-    # bool is an int subclass; `epochs: true` in YAML is a mistake, not 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{owner}.{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class WordVectorEmbedder(Embedder):
@@ -324,112 +299,3 @@ def common_components(pooled: np.ndarray, k: int) -> np.ndarray:
         return np.zeros((0, d), dtype=np.float32)
     _, _, vt = np.linalg.svd(rows.astype(np.float64), full_matrices=False)
     return vt[:k_eff].astype(np.float32)
-
-
-def load_pretrained_vectors(path: str | Path) -> KeyedVectors:
-    """Load word vectors from a file; the format is detected from the suffix and content.
-
-    Raises DataError naming the file and the expected format when it is missing, of an
-    unknown kind, or cannot be parsed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"pretrained vectors file not found; expected {PRETRAINED_FORMATS}", path=path
-        )
-    kind = _detect_format(path)
-    if kind in (GLOVE_TEXT, WORD2VEC_TEXT):
-        _check_text_rows(path, has_header=kind == WORD2VEC_TEXT)
-    try:
-        vectors = _read_vectors(path, kind)
-    except Exception as exc:  # gensim raises many types on a bad file; all mean "garbled"
-        raise DataError(
-            f"cannot read as {kind} ({exc!r}); expected {PRETRAINED_FORMATS}", path=path
-        ) from exc
-    if len(vectors) == 0 or not np.isfinite(vectors.vectors).all():
-        raise DataError(
-            f"read as {kind} but found no finite vectors; expected {PRETRAINED_FORMATS}", path=path
-        )
-    logger.info(
-        "loaded %d pretrained vectors (dim %d) from %s as %s",
-        len(vectors),
-        vectors.vector_size,
-        path,
-        kind,
-    )
-    return vectors
-
-
-def _detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".bin":
-        with path.open("rb") as fh:
-            magic = int.from_bytes(fh.read(4), "little")
-        return FASTTEXT_BINARY if magic == _FASTTEXT_MAGIC else WORD2VEC_BINARY
-    if suffix in (".txt", ".vec"):
-        # word2vec text files start with "<count> <dim>"; GloVe files start with a word.
-        try:
-            with path.open(encoding="utf-8") as fh:
-                parts = fh.readline().split()
-        except UnicodeDecodeError as exc:
-            raise DataError(
-                f"cannot read as UTF-8 text ({exc}); expected {PRETRAINED_FORMATS}", path=path
-            ) from exc
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            return WORD2VEC_TEXT
-        return GLOVE_TEXT
-    raise DataError(
-        f"unknown pretrained vectors suffix {suffix!r}; expected {PRETRAINED_FORMATS}", path=path
-    )
-
-
-def _check_text_rows(path: Path, *, has_header: bool) -> None:
-    """Every row must be a word and `dim` numbers: gensim silently broadcasts a short row."""
-    kind = WORD2VEC_TEXT if has_header else GLOVE_TEXT
-    expected = f"{kind}; expected {PRETRAINED_FORMATS}"
-    try:
-        with path.open(encoding="utf-8") as fh:
-            first = fh.readline()
-            if has_header:
-                count, dim = (int(x) for x in first.split())
-                n_rows, lines = 0, enumerate(fh, start=2)
-            else:
-                count, dim = None, len(first.rstrip().split(" ")) - 1
-                n_rows, lines = 0, enumerate([first, *fh], start=1)
-            for row, line in lines:
-                n_fields = len(line.rstrip().split(" "))
-                if dim < 1 or n_fields != dim + 1:
-                    raise DataError(
-                        f"expected a word and {dim} numbers, got {n_fields - 1} value(s) "
-                        f"(reading as {expected})",
-                        path=path,
-                        row=row,
-                    )
-                n_rows += 1
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc}); reading as {expected}", path=path) from exc
-    if count is not None and n_rows != count:
-        raise DataError(
-            f"header announces {count} vectors but {n_rows} follow (reading as {expected})",
-            path=path,
-        )
-
-
-def _read_vectors(path: Path, kind: str) -> KeyedVectors:
-    from gensim.models import KeyedVectors
-    from gensim.models.fasttext import load_facebook_vectors
-
-    if kind == FASTTEXT_BINARY:
-        return load_facebook_vectors(str(path))
-    return KeyedVectors.load_word2vec_format(
-        str(path), binary=kind == WORD2VEC_BINARY, no_header=kind == GLOVE_TEXT
-    )
-
-
-def vectors_from_arrays(words: Sequence[str], matrix: np.ndarray) -> KeyedVectors:
-    """Wrap a (len(words), dim) array as gensim KeyedVectors."""
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors(vector_size=matrix.shape[1])
-    kv.add_vectors(list(words), np.asarray(matrix, dtype=np.float32))
-    return kv

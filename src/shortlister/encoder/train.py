@@ -20,13 +20,15 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from shortlister.core.errors import ConfigError
+from shortlister.core.budget import time_budget_callback
+from shortlister.core.checks import build, check_choice, check_int, check_number
 from shortlister.embeddings.sbert import resolve_model
 
 logger = logging.getLogger(__name__)
@@ -57,18 +59,15 @@ class PhaseConfig:
     checkpoint_steps: int = 50
 
     def check(self, name: str, losses: tuple[str, ...]) -> None:
-        if self.loss not in losses:
-            raise ConfigError(f"encoder.{name}.loss must be one of {losses}, got {self.loss!r}")
+        check_choice(f"encoder.{name}.loss", self.loss, losses)
         for key in ("batch_size", "mini_batch_size", "max_steps", "checkpoint_steps"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"encoder.{name}.{key} must be an integer >= 1, got {value!r}")
-        if float(self.max_epochs) <= 0:
-            raise ConfigError(f"encoder.{name}.max_epochs must be > 0")
-        if not 0.0 <= float(self.warmup_ratio) < 1.0:
-            raise ConfigError(f"encoder.{name}.warmup_ratio must be in [0, 1)")
-        if self.max_minutes is not None and float(self.max_minutes) <= 0:
-            raise ConfigError(f"encoder.{name}.max_minutes must be > 0 or null")
+            check_int(f"encoder.{name}.{key}", getattr(self, key), minimum=1)
+        check_number(f"encoder.{name}.max_epochs", self.max_epochs, low=0, low_open=True)
+        check_number(
+            f"encoder.{name}.warmup_ratio", self.warmup_ratio, low=0, high=1, high_open=True
+        )
+        if self.max_minutes is not None:
+            check_number(f"encoder.{name}.max_minutes", self.max_minutes, low=0, low_open=True)
 
 
 @dataclass
@@ -95,8 +94,12 @@ class TrainConfig:
             )
         self.synonyms.check("synonyms", PHASE1_LOSSES)
         self.relatedness.check("relatedness", PHASE2_LOSSES)
-        if self.max_seq_length < 8:
-            raise ConfigError("encoder.max_seq_length must be >= 8")
+        check_int("encoder.max_seq_length", self.max_seq_length, minimum=8)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> TrainConfig:
+        """From ``encoder.train`` (with ``seed`` added); unknown keys are refused."""
+        return build(cls, cfg, "encoder.train")
 
 
 def _relatedness_defaults() -> PhaseConfig:
@@ -156,32 +159,6 @@ def build_loss(model, phase: PhaseConfig):
     return losses.AnglELoss(model, scale=phase.scale)
 
 
-def _time_budget_callback(max_minutes: float | None, flag: dict[str, bool]):
-    from transformers import TrainerCallback
-
-    class WallTimeBudget(TrainerCallback):
-        """Stops (and saves) once the phase has run `max_minutes` in this process."""
-
-        def __init__(self) -> None:
-            self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step >= state.max_steps:
-                control.should_save = True  # the finished phase is what a re-run resumes
-            if max_minutes is not None and time.perf_counter() - self.start > 60 * max_minutes:
-                logger.warning(
-                    "wall-time budget of %.1f min reached at step %d",
-                    max_minutes,
-                    state.global_step,
-                )
-                flag["stopped"] = True
-                control.should_training_stop = True
-                control.should_save = True
-            return control
-
-    return WallTimeBudget()
-
-
 def phase_steps(phase: PhaseConfig, n_pairs: int) -> int:
     """max_steps, or fewer when that many steps would pass over the pairs > max_epochs times."""
     per_epoch = max(1, n_pairs // phase.batch_size)
@@ -232,13 +209,13 @@ def train_phase(
         dataloader_drop_last=in_batch,
         disable_tqdm=False,
     )
-    flag = {"stopped": False}
+    budget = time_budget_callback(phase.max_minutes, save=True)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_pandas(frame.reset_index(drop=True), preserve_index=False),
         loss=build_loss(model, phase),
-        callbacks=[_time_budget_callback(phase.max_minutes, flag)],
+        callbacks=[budget],
     )
     if resume:
         logger.info("%s: resuming from %s", name, resume)
@@ -262,7 +239,7 @@ def train_phase(
         seconds=round(seconds, 1),
         examples=(steps - resumed_from) * phase.batch_size,
         final_loss=float(losses[-1]) if losses else None,
-        stopped_by_time=flag["stopped"],
+        stopped_by_time=budget.hit,
     )
 
 

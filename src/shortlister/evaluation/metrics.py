@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import pandas as pd
 
+from shortlister.core.checks import check_choice, check_int
 from shortlister.core.errors import ConfigError
 from shortlister.evaluation.trec import Qrels, Run
 
@@ -107,12 +109,18 @@ class MetricConfig:
 
     def __post_init__(self) -> None:
         for name in ("ndcg_k", "precision_k", "recall_k", "min_grade"):
-            value = getattr(self, name)
-            # bool is an int subclass; `ndcg_k: true` in YAML is a typo, not a cut-off
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"metrics.{name} must be an integer >= 1, got {value!r}")
-        if self.gain not in GAINS:
-            raise ConfigError(f"metrics.gain must be one of {list(GAINS)}, got {self.gain!r}")
+            check_int(f"metrics.{name}", getattr(self, name), minimum=1)
+        check_choice("metrics.gain", self.gain, GAINS)
+
+    @classmethod
+    def from_config(cls, evaluation: Mapping[str, Any]) -> MetricConfig:
+        """From params' `evaluation` section: its metric keys (`run_depth` and the other
+        keys there belong to other readers)."""
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in evaluation]
+        if missing:
+            raise ConfigError(f"evaluation: missing keys {missing}; expected all of {names}")
+        return cls(**{name: evaluation[name] for name in names})
 
 
 def metric_names(cfg: MetricConfig) -> list[str]:

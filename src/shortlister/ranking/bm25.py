@@ -31,6 +31,9 @@ def s_stem(word: str) -> str:
 
     Occupation names are plural ("Financial Managers"), headlines and titles singular;
     a full stemmer would also conflate "nursing" with "nurse", which the labels do not.
+    The default dataset's own helpers (`shortlister.data.default.queries._singular`,
+    `...judgments._stem`) differ from it on occupation names and stay separate: the
+    default queries and grades were made with them.
     """
     if len(word) <= 3:
         return word

@@ -6,11 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shortlister.data.generate import (
-    GenerateConfig,
-    generate_default_dataset,
-    write_default_dataset,
-)
+from shortlister.data.default.build import generate_default_dataset, write_default_dataset
+from shortlister.data.default.config import GenerateConfig
 from shortlister.stages.common import start, tracked
 from shortlister.stages.tracking import log_artifact, log_metrics
 
@@ -18,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def run(params: dict[str, Any]) -> dict[str, float]:
-    cfg = GenerateConfig(**params["data"]["default"])
+    cfg = GenerateConfig.from_config(params["data"]["default"])
     dataset = generate_default_dataset(cfg)
     counts = write_default_dataset(dataset, Path(params["paths"]["raw_default"]))
     logger.info("default dataset: %s", counts)

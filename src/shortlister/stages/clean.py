@@ -27,7 +27,8 @@ def run(params: dict[str, Any]) -> dict[str, float]:
         "the clean report": report,
     }
     guard_outputs(outputs, {"the candidate file": source, "the params file": "params.yaml"})
-    result = clean_candidates(load_candidates(source), CleanConfig(**params["data"]["clean"]))
+    cfg = CleanConfig.from_config(params["data"]["clean"])
+    result = clean_candidates(load_candidates(source), cfg)
     write_parquet(result.clean, interim / "candidates.parquet")
     write_rejects(result.rejects, interim / "rejects.csv")
     write_warnings(result.warnings, interim / "warnings.csv")

@@ -62,7 +62,7 @@ def load_default(params: dict[str, Any]) -> pd.DataFrame:
 
 def load_external(path: Path, params: dict[str, Any]) -> pd.DataFrame:
     """A client's file, loaded and cleaned exactly as the pipeline cleans its own."""
-    clean_cfg = CleanConfig(**params.get("data", {}).get("clean", {}))
+    clean_cfg = CleanConfig.from_config(params.get("data", {}).get("clean", {}))
     return clean_candidates(load_candidates(path), clean_cfg).clean
 
 

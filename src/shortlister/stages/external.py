@@ -38,7 +38,7 @@ def build_one(
         status = {"status": "skipped", "reason": "disabled in config"}
     else:
         try:
-            bench = build_external_benchmark(ExternalConfig(name=name, **knobs))
+            bench = build_external_benchmark(ExternalConfig.from_config({**knobs, "name": name}))
         except ExternalDataMissing as exc:
             status = {"status": "skipped", "reason": str(exc)}
         else:

@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shortlister.encoder.pairs import PairConfig, PairSources, build_pairs, evaluation_exclusions
+from shortlister.encoder.exclusions import evaluation_exclusions
+from shortlister.encoder.pairs import PairConfig, build_pairs
+from shortlister.encoder.titles import PairSources
 from shortlister.encoder.train import TrainConfig, train_encoder
 from shortlister.stages.common import start, tracked, write_json
 from shortlister.stages.tracking import log_artifact, log_metrics
@@ -29,9 +31,9 @@ def configs(params: dict[str, Any]) -> tuple[PairSources, PairConfig, TrainConfi
     enc = params["encoder"]
     seed = int(enc.get("seed", params.get("seed", 13)))
     return (
-        PairSources(**enc["sources"]),
-        PairConfig(**enc["pairs"], seed=seed),
-        TrainConfig(**enc["train"], seed=seed),
+        PairSources.from_config(enc["sources"]),
+        PairConfig.from_config({**enc["pairs"], "seed": seed}),
+        TrainConfig.from_config({**enc["train"], "seed": seed}),
         dict(enc.get("export", {})),
     )
 

@@ -11,21 +11,18 @@ import pandas as pd
 import pytest
 
 from shortlister.core.errors import ConfigError
-from shortlister.data import generate as gen
-from shortlister.data.generate import (
-    BAD_TITLES,
-    CLIENT_OCCUPATION,
-    CLIENT_QUERIES,
+from shortlister.data.default import headlines
+from shortlister.data.default.build import (
     DefaultDataset,
-    GenerateConfig,
-    add_typo,
-    content_stems,
     generate_default_dataset,
-    load_bls_titles,
-    occupation_grade,
-    singular_name,
     write_default_dataset,
 )
+from shortlister.data.default.candidates import BAD_TITLES
+from shortlister.data.default.config import GenerateConfig
+from shortlister.data.default.headlines import add_typo
+from shortlister.data.default.judgments import content_stems, occupation_grade
+from shortlister.data.default.queries import CLIENT_OCCUPATION, CLIENT_QUERIES, singular_name
+from shortlister.data.sources import load_bls_titles
 from shortlister.evaluation.trec import read_qrels, read_queries
 
 SMALL = {"n_candidates": 800, "n_queries": 12}
@@ -50,13 +47,13 @@ def _vocabulary() -> set[str]:
     words: set[str] = set()
     phrases = [
         *load_bls_titles()["raw"],
-        *(t for t, _, _ in gen.TEMPLATES),
-        *gen.TAGLINES,
-        *gen.COMPANY_HEADS,
-        *gen.COMPANY_TAILS,
-        *gen.TOWNS,
-        *gen.UNIVERSITY_PATTERNS,
-        *(short for _, short in gen.ABBREVIATIONS),
+        *(t for t, _, _ in headlines.TEMPLATES),
+        *headlines.TAGLINES,
+        *headlines.COMPANY_HEADS,
+        *headlines.COMPANY_TAILS,
+        *headlines.TOWNS,
+        *headlines.UNIVERSITY_PATTERNS,
+        *(short for _, short in headlines.ABBREVIATIONS),
         *BAD_TITLES,
     ]
     for phrase in phrases:
