@@ -8,7 +8,7 @@
 `--model` takes a real model (the packaged gemma3-270m, a .gguf, a folder); otherwise the
 model has random weights (no download): a tiny Gemma-3 by default, or one with
 gemma-3-1b-it's exact shapes (`--gemma-1b-sized`, 4-bit NF4 base on CUDA). The prompts are
-the real training prompts (`shortlister.llm.finetune.build_examples`) on a generated
+the real training prompts (`shortlister.llm.finetune.data.build_examples`) on a generated
 default dataset, so the sequence lengths are the pipeline's (the tokenizer is a small local
 BPE, so token counts differ somewhat from Gemma's own tokenizer). Training runs through the
 same `train_adapter` the stage uses; tokens/s counts non-padding input tokens, peak memory
@@ -34,8 +34,9 @@ from shortlister.data.default.build import generate_default_dataset
 from shortlister.data.default.config import GenerateConfig
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.llm.finetune.config import FinetuneConfig
-from shortlister.llm.finetune.data import build_examples
-from shortlister.llm.finetune.train import PromptSpec, resolve_device, train_adapter
+from shortlister.llm.finetune.data import PromptSpec, build_examples
+from shortlister.llm.finetune.device import resolve_device
+from shortlister.llm.finetune.train import train_adapter
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.llm.tiny import GEMMA3_1B_DIMS, build_random_gemma3
 

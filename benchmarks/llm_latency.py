@@ -67,7 +67,7 @@ def config(args: argparse.Namespace, scratch: Path) -> tuple[LLMConfig, bool]:
 
         cfg["model"] = str(build_tiny_model("qwen3", scratch / "tiny-qwen3"))
         random_model = True
-    return LLMConfig.from_mapping(cfg), random_model
+    return LLMConfig.from_config(cfg), random_model
 
 
 def measure(cfg: LLMConfig, window: int, calls: int) -> dict[str, float]:

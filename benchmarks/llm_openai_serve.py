@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
         server = TransformersServer(model, device=args.device, dtype=args.dtype).start()
         api.update(base_url=server.base_url, model=server.model)
     try:
-        cfg = LLMConfig.from_mapping(
+        cfg = LLMConfig.from_config(
             {"backend": "openai", "max_new_tokens": args.max_new_tokens, "openai": api}
         )
         figures = measure(cfg, prompts)

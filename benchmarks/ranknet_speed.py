@@ -33,7 +33,10 @@ from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import build_embedder
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.ranking.features import build_pool_index, score_queries
-from shortlister.ranking.ltr import LtrRanker, build_lists, split_config, train_ranker
+from shortlister.ranking.ltr.config import RankerConfig
+from shortlister.ranking.ltr.lists import build_lists
+from shortlister.ranking.ltr.ranker import LtrRanker
+from shortlister.ranking.ltr.train import train_ranker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +71,9 @@ def main() -> int:
     configure_logging("WARNING")
     torch.set_num_threads(args.threads)
 
-    ltr_cfg, feat_cfg = split_config(yaml.safe_load(args.config.read_text()))
+    ranker_cfg = yaml.safe_load(args.config.read_text())
+    ranker_cfg.pop("encoder", None)  # a method key for the stage; here feat_cfg.sbert is used
+    ltr_cfg, feat_cfg = RankerConfig.from_config(ranker_cfg)
     data = generate_default_dataset(GenerateConfig(n_candidates=args.candidates, n_queries=60))
     pool = clean_candidates(data.candidates).clean.reset_index(drop=True)
     qrels = qrels_from_frame(data.qrels)

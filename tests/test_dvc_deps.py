@@ -196,3 +196,15 @@ def test_stage_deps_cover_imported_code(name):
         f"stage {name} ({match.group(1)}) imports code its dvc.yaml deps do not cover; "
         f"add to its deps: {missing}"
     )
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_list_no_code_the_stage_does_not_import(name):
+    # a stale dep (a module moved or no longer imported) re-runs the stage for nothing
+    stage = STAGES[name]
+    files = [
+        p.relative_to(ROOT).as_posix()
+        for p in transitive_imports(STAGE_CMD.search(stage["cmd"]).group(1))
+    ]
+    stale = [d for d in src_deps(stage) if not any(covered(f, [d]) for f in files)]
+    assert not stale, f"stage {name}: drop these deps, nothing it imports is there: {stale}"

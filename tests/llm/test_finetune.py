@@ -9,15 +9,16 @@ import pandas as pd
 import pytest
 
 from shortlister.core.errors import ConfigError
+from shortlister.llm.finetune.adapter import get_peft_config
 from shortlister.llm.finetune.config import FinetuneConfig
-from shortlister.llm.finetune.data import build_examples, example_stats
-from shortlister.llm.finetune.train import (
+from shortlister.llm.finetune.data import (
     PromptSpec,
-    get_peft_config,
-    get_quantization_config,
+    build_examples,
+    example_stats,
     to_prompt_completion,
-    train_adapter,
 )
+from shortlister.llm.finetune.device import get_quantization_config
+from shortlister.llm.finetune.train import train_adapter
 from shortlister.llm.parse import parse_ranking
 from shortlister.llm.prompts import PromptBuilder, PromptTemplate
 

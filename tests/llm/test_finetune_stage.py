@@ -11,6 +11,7 @@ import pytest
 from shortlister.core.errors import ConfigError, DataError
 from shortlister.core.params import compose
 from shortlister.evaluation.trec import write_qrels, write_run
+from shortlister.llm.finetune import device
 from shortlister.llm.finetune.data import read_examples
 from shortlister.stages import finetune as stage
 
@@ -53,7 +54,7 @@ def params(tmp_path, root) -> dict:
 
 
 def test_cuda_asked_for_but_absent_is_skipped_with_data_and_outs(params, tmp_path, monkeypatch):
-    monkeypatch.setattr(stage, "cuda_available", lambda: False)  # same answer on a GPU machine
+    monkeypatch.setattr(device, "cuda_available", lambda: False)  # same answer on a GPU machine
     params["finetune"]["device"] = "cuda"
     report = stage.run(params)
 

@@ -209,7 +209,7 @@ def test_openai_base_url_beats_the_config(server, monkeypatch):
     assert backend_available(_cfg(REMOTE)) == (True, f"llama-3.1-8b-instant at {url} (chat)")
     build_backend(_cfg(REMOTE)).generate([MESSAGES])
     assert len(script.requests) == 1
-    assert resolve_base_url(LLMConfig.from_mapping(_cfg(REMOTE, base_url_env=None)).openai) == (
+    assert resolve_base_url(LLMConfig.from_config(_cfg(REMOTE, base_url_env=None)).openai) == (
         REMOTE
     )
     monkeypatch.setenv("OPENAI_BASE_URL", "127.0.0.1:8000")
@@ -258,6 +258,6 @@ def test_completions_endpoint_rejects_a_chat_shape(server):
 
 
 def test_groq_is_the_default_api():
-    cfg = LLMConfig.from_mapping({"backend": "openai"})
+    cfg = LLMConfig.from_config({"backend": "openai"})
     assert cfg.openai.base_url == "https://api.groq.com/openai/v1"
     assert cfg.openai.api_key_env == "GROQ_API_KEY"

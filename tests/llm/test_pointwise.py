@@ -16,7 +16,7 @@ CANDS = [("c1", "Registered Nurse"), ("c2", "Teacher"), ("c3", "Human Resources 
 
 @pytest.fixture(scope="module")
 def reranker(tiny_gemma):
-    cfg = LLMConfig.from_mapping(
+    cfg = LLMConfig.from_config(
         {
             "model": str(tiny_gemma),
             "adapter": None,

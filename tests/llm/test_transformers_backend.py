@@ -111,4 +111,4 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="window"):
         LLMConfig(window=5, step=5)
     with pytest.raises(ConfigError, match="llm.openai: unknown keys"):
-        LLMConfig.from_mapping({"openai": {"key": "secret"}})
+        LLMConfig.from_config({"openai": {"key": "secret"}})

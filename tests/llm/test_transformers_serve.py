@@ -53,7 +53,7 @@ def _no_key_and_a_wrong_base_url(monkeypatch) -> None:
 
 
 def test_the_answer_parses_into_a_permutation(server):
-    cfg = LLMConfig.from_mapping({"backend": "openai", "max_new_tokens": 48, "openai": {
+    cfg = LLMConfig.from_config({"backend": "openai", "max_new_tokens": 48, "openai": {
         "base_url": server.base_url, "base_url_env": None, "model": server.model,
         "endpoint": "completions"}})  # fmt: skip
     backend = build_backend(cfg)

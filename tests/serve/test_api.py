@@ -210,20 +210,20 @@ def test_no_token_env_means_no_auth(state, monkeypatch):
     assert client.post("/rank", json={"query": QUERY}).status_code == 200
 
 
-def test_settings_from_params_and_validation():
+def test_settings_from_config_and_validation():
     params = {
         "embeddings": {"name": "sbert"},
         "serve": {"methods": ["tfidf"], "max_top_k": 50, "default_top_k": 10},
         "paths": {"interim": "x/interim"},
     }
-    settings = ServeSettings.from_params(params, port=9000)
+    settings = ServeSettings.from_config(params, port=9000)
     assert settings.method == "sbert" and settings.methods == ["sbert", "tfidf"]
     assert settings.port == 9000 and settings.paths["interim"] == "x/interim"
     assert settings.paths["models"] == "models"
-    only = ServeSettings.from_params(params, methods=["tfidf"], method="tfidf")
+    only = ServeSettings.from_config(params, methods=["tfidf"], method="tfidf")
     assert only.methods == ["tfidf"]
     with pytest.raises(ConfigError, match="unknown option"):
-        ServeSettings.from_params({"serve": {"prot": 1}})
+        ServeSettings.from_config({"serve": {"prot": 1}})
     with pytest.raises(ConfigError, match="default_top_k"):
         ServeSettings(default_top_k=300, max_top_k=200)
     with pytest.raises(ConfigError, match="star_weight"):
@@ -348,11 +348,11 @@ def test_pipeline_default_that_cannot_load_falls_back(small_pool_csv, tmp_path):
         },
         "paths": {"models": str(tmp_path / "models")},
     }
-    state = build_state(ServeSettings.from_params(params))
+    state = build_state(ServeSettings.from_config(params))
     assert state.settings.method == "tfidf"
     assert "sbert-tuned" in state.unavailable and "sbert-tuned" not in state.methods
     client = TestClient(create_app(state.settings, state=state), base_url=LOCAL_URL)
     assert _rank(client, query=QUERY, top_k=3)["method"] == "tfidf"
     # A method the user chose still has to load.
     with pytest.raises(FileNotFoundError):
-        build_state(ServeSettings.from_params(params, method="sbert-tuned"))
+        build_state(ServeSettings.from_config(params, method="sbert-tuned"))

@@ -147,9 +147,9 @@ def test_default_allowed_hosts_follow_the_bound_host(caplog):
 
 
 def test_allowed_hosts_from_params_and_validation():
-    settings = ServeSettings.from_params({"serve": {"allowed_hosts": ["a.example", "[::1]"]}})
+    settings = ServeSettings.from_config({"serve": {"allowed_hosts": ["a.example", "[::1]"]}})
     assert settings.allowed_hosts == ["a.example", "[::1]"]
-    assert ServeSettings.from_params({"serve": {"allowed_hosts": None}}).allowed_hosts is None
+    assert ServeSettings.from_config({"serve": {"allowed_hosts": None}}).allowed_hosts is None
     for bad in ("a.example", [], ["ok", ""], [5]):
         with pytest.raises(ConfigError, match="serve.allowed_hosts"):
             ServeSettings(allowed_hosts=bad)

@@ -7,21 +7,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 import shortlister.ranking.features as features_mod
-import shortlister.ranking.learned as learned_mod
-import shortlister.ranking.ltr as ltr_mod
+import shortlister.ranking.ltr.io as ltr_io
+import shortlister.ranking.ltr.pool as learned_mod
+import shortlister.ranking.ltr.ranker as ltr_ranker
 from shortlister.data.clean import clean_candidates
 from shortlister.data.default.build import generate_default_dataset
 from shortlister.data.default.config import GenerateConfig
 from shortlister.data.writers import write_csv
 from shortlister.evaluation.trec import qrels_from_frame
 from shortlister.ranking.features import FeatureConfig, build_pool_index, score_queries
-from shortlister.ranking.ltr import (
-    LtrConfig,
-    build_lists,
-    load_ltr_ranker,
-    save_ranker,
-    train_ranker,
-)
+from shortlister.ranking.ltr.config import LtrConfig
+from shortlister.ranking.ltr.io import load_ltr_ranker, save_ranker
+from shortlister.ranking.ltr.lists import build_lists
+from shortlister.ranking.ltr.train import train_ranker
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
@@ -54,7 +52,7 @@ def trained_dir(tmp_path_factory):
 @pytest.fixture
 def hashed_sbert(monkeypatch):
     """The saved ranker's Sentence-BERT is built as the hashed stand-in (no model load)."""
-    monkeypatch.setattr(ltr_mod, "build_embedder", lambda cfg: HashEmbedder())
+    monkeypatch.setattr(ltr_io, "build_embedder", lambda cfg: HashEmbedder())
 
 
 @pytest.fixture
@@ -131,7 +129,7 @@ def test_the_pool_is_indexed_once_at_start_up(served, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the pool was indexed again during a request")
 
-    for module in (features_mod, ltr_mod, learned_mod):
+    for module in (features_mod, ltr_ranker, learned_mod):
         monkeypatch.setattr(module, "build_pool_index", forbidden)
     for query in (QUERY, "registered nurse"):
         assert client.post("/rank", json={"query": query, "method": "ranknet"}).status_code == 200
@@ -154,13 +152,13 @@ def test_a_missing_model_is_listed_as_unavailable(trained_dir, hashed_sbert, tmp
     assert "missing" in body["unavailable"]["ranknet"]
 
 
-def test_the_model_folder_defaults_from_params():
+def test_the_model_folder_defaults_from_config():
     params = {"ranker": {"name": "lambdarank"}, "paths": {"models": "m"}}
-    assert ServeSettings.from_params(params).ltr_model_dir == "m/ranker/lambdarank"
+    assert ServeSettings.from_config(params).ltr_model_dir == "m/ranker/lambdarank"
     assert (
-        ServeSettings.from_params({**params, "serve": {"ltr_model_dir": ""}}).ltr_model_dir is None
+        ServeSettings.from_config({**params, "serve": {"ltr_model_dir": ""}}).ltr_model_dir is None
     )
-    assert ServeSettings.from_params({}).ltr_model_dir is None
+    assert ServeSettings.from_config({}).ltr_model_dir is None
     assert ServeSettings(ltr_model_dir="x/ranknet").ltr_name == "ranknet"
 
 

@@ -24,6 +24,7 @@ from shortlister.data.default.config import GenerateConfig
 from shortlister.embeddings.base import available_methods
 from shortlister.evaluation.trec import read_run, write_qrels, write_run
 from shortlister.llm.backends import Generation
+from shortlister.llm.finetune import device as finetune_device
 from shortlister.llm.finetune.data import read_examples
 from shortlister.ranking.pool import CandidatePool
 from shortlister.stages import embed, llm, rank
@@ -272,7 +273,7 @@ def test_finetune_prompts_carry_the_normalised_query(params, tmp_path, monkeypat
         "answer_k": 4,
         "device": "cuda",  # absent: the data is built, nothing is trained
     }
-    monkeypatch.setattr(finetune_stage, "cuda_available", lambda: False)
+    monkeypatch.setattr(finetune_device, "cuda_available", lambda: False)
     finetune_stage.run(params)
     [train] = read_examples(tmp_path / "data/finetune/listwise/train.jsonl")  # q3: "Ｓｒ. Mgr"
     [user] = [m["content"] for m in train["messages"] if m["role"] == "user"]

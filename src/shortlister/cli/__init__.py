@@ -27,7 +27,22 @@ from shortlister.core.outputs import guard_outputs
 
 logger = logging.getLogger("shortlister")
 
+# The method `rank` uses without --method: serve.fallback_method, the project's default
+# while the selected method (embeddings.name, sbert-tuned) has no trained model, as it
+# has not until the pipeline ran. Read from --params when given; without one, this
+# built-in copy of conf/serve/default.yaml's value (tests/test_cli_defaults.py keeps
+# the two equal).
 DEFAULT_METHOD = "sbert"
+
+
+def default_method(params_path: Path | None) -> str:
+    """serve.fallback_method of the --params file, else the built-in DEFAULT_METHOD."""
+    if params_path is None:
+        return DEFAULT_METHOD
+    from shortlister.core.params import load_params
+
+    serve = load_params(params_path).get("serve") or {}
+    return serve.get("fallback_method") or DEFAULT_METHOD
 
 
 @click.group(cls=Commands)
@@ -71,12 +86,10 @@ def main(ctx: click.Context, log_level: str, debug: bool) -> None:
 )
 @click.option(
     "--method",
-    default=DEFAULT_METHOD,
-    show_default=True,
     help="Ranking method: tfidf, word2vec, glove, fasttext, sbert, sbert-tuned (after the "
     "train_encoder stage), a learned re-ranker "
     "(ranknet, lambdarank; see --model-dir), or llm (an LLM re-ranks --first-stage's top "
-    "--rerank-depth).",
+    f"--rerank-depth). [default: serve.fallback_method of --params, {DEFAULT_METHOD}]",
 )
 @click.option(
     "--llm-backend",
@@ -134,7 +147,8 @@ def main(ctx: click.Context, log_level: str, debug: bool) -> None:
     "--params",
     "params_path",
     type=click.Path(path_type=Path),
-    help="Take the method's settings from this params.yaml (methods.<method>).",
+    help="Take the method's settings from this params.yaml (methods.<method>; without "
+    "--method, serve.fallback_method).",
 )
 @click.option(
     "--rejects",
@@ -173,6 +187,8 @@ def rank(
     warnings_path,
 ) -> None:
     """Rank candidates for one target role, or for a file of queries (batch mode)."""
+    if method is None:
+        method = default_method(params_path)
     if queries is not None and (query is not None or stars):
         fail("use either --queries (batch) or --query/--star (one search), not both")
     if queries is None and query is None and not stars:
@@ -182,9 +198,9 @@ def rank(
     learned = model_dir is not None or method in LEARNED_RANKERS
     empty_query = query is not None and not query.strip()
     if method == "llm" and (stars or empty_query):
-        fail("--method llm re-ranks for a --query; --star works with embedding methods")
-    if learned and (stars or empty_query):
-        fail(f"--method {method} re-ranks for a --query; --star works with embedding methods")
+        fail("--method llm re-ranks for a --query; --star works with embedding and learned methods")
+    if learned and empty_query and not stars:
+        fail(f"--method {method}: the --query is empty; give a target role, --star IDs, or both")
     # Before any work: no output may be an input (or another output), by inode.
     default_rejects = Path.cwd() / f"{candidates.stem}.rejects.csv"
     default_warnings = Path.cwd() / f"{candidates.stem}.warnings.csv"
@@ -221,7 +237,7 @@ def rank(
                        overrides)  # fmt: skip
         return
     if learned:
-        rank_learned(pool, text, batch, out, top_k, method, model_dir)
+        rank_learned(pool, text, batch, out, top_k, method, model_dir, stars, star_weight)
         return
     from shortlister.evaluation.trec import write_run
     from shortlister.ranking.pool import CandidatePool
@@ -273,7 +289,7 @@ def serve(host, port, candidates, methods, params_path) -> None:
 
     # A ShortlisterError (bad file, bad config) becomes one line in `Commands`.
     params = load_params(params_path) if params_path.exists() else {}
-    settings = ServeSettings.from_params(
+    settings = ServeSettings.from_config(
         params,
         host=host,
         port=port,

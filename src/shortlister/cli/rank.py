@@ -39,7 +39,7 @@ LEARNED_RANKERS = ("ranknet", "lambdarank")
 
 def learned_ranker(method: str, model_dir: Path | None):
     """A trained re-ranker from --model-dir [default: models/ranker/<method>]."""
-    from shortlister.ranking.ltr import load_ltr_ranker
+    from shortlister.ranking.ltr.io import load_ltr_ranker
 
     try:
         return load_ltr_ranker(model_dir or Path("models") / "ranker" / method)
@@ -70,59 +70,18 @@ def _llm_config(params_path: Path | None, overrides: dict):
         api["base_url_env"] = None  # the flag beats $OPENAI_BASE_URL: it is not read at all
     if api:
         cfg["openai"] = {**cfg.get("openai", {}), **api}
-    return LLMConfig.from_mapping(cfg)
+    return LLMConfig.from_config(cfg)
 
 
 def _first_stage(name: str, pool, model_dir: Path | None, params_path: Path | None):
     """search(query, k) -> row order of the best k, by an embedding method or learned ranker."""
+    from shortlister.llm.run import first_stage_search
+
     if name == "llm":
         fail("--first-stage llm: expected an embedding method or a learned re-ranker")
     if model_dir is not None or name in LEARNED_RANKERS:
-        ltr = learned_ranker(name, model_dir)
-        return lambda query, k: ltr.search(query, pool, k=k)[0]
-    from shortlister.ranking.pool import CandidatePool
-
-    ranker = CandidatePool.fit(pool, method_config(name, params_path))
-    return lambda query, k: ranker.search(query, [], k=k)[0]
-
-
-def _rank_llm(pool, queries: list[tuple[str, str]], cfg, search, top_k: int):
-    """{query_id: [(candidate id, score)]}: the first stage's top `depth` re-ranked by the LLM.
-
-    Scores are rank-derived (top_k for the first, then one less per position).
-    """
-    from shortlister.llm.backends import backend_available
-    from shortlister.llm.rerank import LLMReranker, RerankStats, build_reranker
-
-    ok, reason = backend_available(cfg)
-    if not ok:
-        fail(f"--method llm: model not available: {reason}")
-    reranker = build_reranker(cfg)
-    ids, titles = pool["id"].tolist(), pool["title"].tolist()
-    items = []
-    for _, query in queries:
-        order = search(query, max(top_k, cfg.depth))
-        items.append((query, [(ids[i], titles[i]) for i in order]))
-    results = reranker.rerank_many(items)
-    n = f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'}"
-    if isinstance(reranker, LLMReranker):
-        stats = RerankStats.of(results)
-        click.echo(
-            f"llm: {reranker.name} re-ranked the top {cfg.depth} for {n} in {stats.n_calls} "
-            f"calls ({stats.mean_latency_s:.2f}s each); "
-            f"{stats.repair_share:.0%} of the answers needed repair",
-            err=True,
-        )
-    else:
-        seconds = sum(r.latency_s for r in results)
-        click.echo(
-            f"llm: {reranker.name} scored the top {cfg.depth} for {n} in {seconds:.2f}s",
-            err=True,
-        )
-    return {
-        qid: [(cid, float(top_k - r)) for r, cid in enumerate(result.ids[:top_k])]
-        for (qid, _), result in zip(queries, results, strict=True)
-    }
+        return first_stage_search(pool, ltr=learned_ranker(name, model_dir))
+    return first_stage_search(pool, method=method_config(name, params_path))
 
 
 def clean_config(params_path: Path | None):
@@ -133,7 +92,7 @@ def clean_config(params_path: Path | None):
         return CleanConfig()
     from shortlister.core.params import load_params
 
-    return CleanConfig(**(load_params(params_path).get("data", {}).get("clean") or {}))
+    return CleanConfig.from_config(load_params(params_path).get("data", {}).get("clean"))
 
 
 def load_pool(candidates: Path, clean_cfg, rejects_path: Path, warnings_path: Path):
@@ -216,19 +175,30 @@ def print_table(pool, order, scores, starred: set[str]) -> None:
         click.echo("* starred (pinned at the top)")
 
 
-def rank_learned(pool, query, batch, out, top_k, method, model_dir) -> None:
+def rank_learned(pool, query, batch, out, top_k, method, model_dir, stars=(), star_weight=0.5):
+    """A trained re-ranker over the pool, as the service's learned methods rank: without
+    stars its own ranking; with stars pinned first, the min-max normalised learned score
+    blended with the stars' similarity (ranking.ltr.pool.LearnedRanker)."""
     from shortlister.evaluation.trec import write_run
-    from shortlister.ranking.pool import CandidatePool
+    from shortlister.ranking.ltr.pool import LearnedRanker
+    from shortlister.ranking.starred import StarConfig, star_indices
 
+    # Stars are validated before the (possibly slow) model load and pool indexing.
+    star_indices(pool["id"].tolist(), stars, StarConfig(star_weight=star_weight).max_stars)
     ltr = learned_ranker(method, model_dir)
     # No-match is judged on the ranker's own Sentence-BERT space, like the embedding methods.
-    sbert = CandidatePool(pool.reset_index(drop=True), ltr.sbert, ltr.index(pool).sbert)
+    learned = LearnedRanker.build(ltr, pool)
     if batch is not None:
         write_run(out, ltr.batch(batch, pool, top_k), tag=method)
         click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
-        report_batch_matches(sbert.batch_matches(sbert.batch(batch, 1)), method)
+        report_batch_matches(learned.stars.batch_matches(learned.stars.batch(batch, 1)), method)
         return
-    match = sbert.match(query)
+    if stars:
+        scores = None if query is None else learned.query_scores(query)[0]
+        result = learned.rank_scores(scores, stars, k=top_k, star_weight=star_weight)
+        print_table(pool, result.order, result.scores, set(stars))
+        return
+    match = learned.match(query)
     if not match.matched:
         click.echo(f"notice: {match.notice(query, method)}", err=True)
         return
@@ -240,15 +210,25 @@ def rank_with_llm(
     pool, query, batch, out, top_k, params_path, first_stage, model_dir, overrides
 ) -> None:
     from shortlister.evaluation.trec import write_run
+    from shortlister.llm.rerank import ModelUnavailable
+    from shortlister.llm.run import rerank_queries
 
     cfg = _llm_config(params_path, overrides)
     search = _first_stage(first_stage, pool, model_dir, params_path)
     if batch is not None:
         pairs = list(zip(batch["query_id"], batch["query"], strict=True))
-        write_run(out, _rank_llm(pool, pairs, cfg, search, top_k), tag="llm")
+    else:
+        pairs = [("query", query)]
+    try:
+        reranked = rerank_queries(pool, pairs, cfg, search, top_k)
+    except ModelUnavailable as exc:
+        fail(f"--method llm: {exc}")
+    click.echo(reranked.summary, err=True)
+    if batch is not None:
+        write_run(out, reranked.run, tag="llm")
         click.echo(f"wrote {len(pairs)} queries x top {top_k} to {out}", err=True)
         return
-    ranked = _rank_llm(pool, [("query", query)], cfg, search, top_k)["query"]
+    ranked = reranked.run["query"]
     import numpy as np
 
     rows = {cid: i for i, cid in enumerate(pool["id"])}

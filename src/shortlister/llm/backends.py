@@ -205,7 +205,7 @@ def load_model(source: str, dtype: str, device: str, adapter: str | None = None)
 
 def build_backend(cfg: Mapping[str, Any] | LLMConfig) -> LLMBackend:
     """The backend the `llm` section names (`backend: transformers | openai`)."""
-    cfg = LLMConfig.from_mapping(cfg)
+    cfg = LLMConfig.from_config(cfg)
     if cfg.backend == "openai":
         from shortlister.llm.openai_api import OpenAIBackend
 
@@ -215,7 +215,7 @@ def build_backend(cfg: Mapping[str, Any] | LLMConfig) -> LLMBackend:
 
 def backend_available(cfg: Mapping[str, Any] | LLMConfig) -> tuple[bool, str]:
     """(True, what will run) or (False, why not); never downloads or calls anything."""
-    cfg = LLMConfig.from_mapping(cfg)
+    cfg = LLMConfig.from_config(cfg)
     if cfg.backend == "openai":
         from shortlister.llm.openai_api import openai_available
 

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.checks import build, check_choice, check_int
 from shortlister.core.errors import ConfigError
+from shortlister.llm.finetune.adapter import trained_adapter
 
 BACKENDS = ("transformers", "openai")
 SCORERS = ("listwise", "pointwise")
 PROMPT_FORMATS = ("auto", "chat", "completion")
 ENDPOINTS = ("chat", "completions")
-# written next to each adapter the finetune stage trains: {"base_model": <finetune.base_model>}
-ADAPTER_BASE_FILE = "shortlister_base.json"
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-def _build(cls: type, cfg: Mapping[str, Any] | None, where: str) -> Any:
-    """`cls(**cfg)`, with unknown keys reported by their params path."""
-    cfg = dict(cfg or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(cfg) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
-    return cls(**cfg)
 
 
 @dataclass
@@ -57,10 +46,7 @@ class OpenAIConfig:
             raise ConfigError(
                 f"llm.openai.base_url: expected an http(s) URL, got {self.base_url!r}"
             )
-        if self.endpoint not in ENDPOINTS:
-            raise ConfigError(
-                f"llm.openai.endpoint: expected one of {list(ENDPOINTS)}, got {self.endpoint!r}"
-            )
+        check_choice("llm.openai.endpoint", self.endpoint, ENDPOINTS)
         if not self.api_key_env.strip():
             raise ConfigError("llm.openai.api_key_env: expected an environment variable name")
         if self.base_url_env is not None and not self.base_url_env.strip():
@@ -88,8 +74,8 @@ class EvaluationConfig:
             raise ConfigError(
                 f"llm.evaluation.scorers: expected some of {list(SCORERS)}, got {self.scorers!r}"
             )
-        if self.max_queries is not None and self.max_queries < 1:
-            raise ConfigError(f"llm.evaluation.max_queries: expected >= 1, got {self.max_queries}")
+        if self.max_queries is not None:
+            check_int("llm.evaluation.max_queries", self.max_queries, minimum=1)
 
 
 @dataclass
@@ -113,8 +99,7 @@ class PointwiseConfig:
             raise ConfigError(
                 "llm.pointwise: expected two different non-empty answers positive/negative"
             )
-        if self.batch_size < 1:
-            raise ConfigError("llm.pointwise: expected batch_size >= 1")
+        check_int("llm.pointwise.batch_size", self.batch_size, minimum=1)
 
 
 @dataclass
@@ -155,33 +140,28 @@ class LLMConfig:
     serve_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
-        self._check_choice("backend", BACKENDS)
-        self._check_choice("scorer", SCORERS)
-        self._check_choice("prompt_format", PROMPT_FORMATS)
-        self._check_choice("device", DEVICES)
-        self._check_choice("dtype", DTYPES)
+        for name, choices in (("backend", BACKENDS), ("scorer", SCORERS),
+                              ("prompt_format", PROMPT_FORMATS), ("device", DEVICES),
+                              ("dtype", DTYPES)):  # fmt: skip
+            check_choice(f"llm.{name}", getattr(self, name), choices)
         if self.window < 2 or not 1 <= self.step < self.window or self.depth < 1:
             raise ConfigError(
                 "llm: expected window >= 2, 1 <= step < window and depth >= 1, got "
                 f"window={self.window}, step={self.step}, depth={self.depth}"
             )
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ConfigError("llm: expected max_new_tokens >= 1 and batch_size >= 1")
-
-    def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
-        value = getattr(self, name)
-        if value not in choices:
-            raise ConfigError(f"llm.{name}: expected one of {list(choices)}, got {value!r}")
+        check_int("llm.max_new_tokens", self.max_new_tokens, minimum=1)
+        check_int("llm.batch_size", self.batch_size, minimum=1)
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any] | LLMConfig | None) -> LLMConfig:
+    def from_config(cls, cfg: Mapping[str, Any] | LLMConfig | None) -> LLMConfig:
+        """From `llm.*` (an LLMConfig passes through); unknown keys are refused by path."""
         if isinstance(cfg, LLMConfig):
             return cfg
         cfg = dict(cfg or {})
-        cfg["openai"] = _build(OpenAIConfig, cfg.get("openai"), "llm.openai")
-        cfg["evaluation"] = _build(EvaluationConfig, cfg.get("evaluation"), "llm.evaluation")
-        cfg["pointwise"] = _build(PointwiseConfig, cfg.get("pointwise"), "llm.pointwise")
-        return _build(cls, cfg, "llm")
+        cfg["openai"] = build(OpenAIConfig, cfg.get("openai"), "llm.openai")
+        cfg["evaluation"] = build(EvaluationConfig, cfg.get("evaluation"), "llm.evaluation")
+        cfg["pointwise"] = build(PointwiseConfig, cfg.get("pointwise"), "llm.pointwise")
+        return build(cls, cfg, "llm")
 
     @property
     def model_name(self) -> str | None:
@@ -200,11 +180,4 @@ class LLMConfig:
         """
         if self.adapter != "auto":
             return self.adapter
-        path = Path(self.adapters_dir) / (scorer or self.scorer)
-        if not (path / "adapter_config.json").is_file():
-            return None
-        try:
-            base = json.loads((path / ADAPTER_BASE_FILE).read_text())["base_model"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return str(path) if base == self.model else None
+        return trained_adapter(Path(self.adapters_dir) / (scorer or self.scorer), self.model)

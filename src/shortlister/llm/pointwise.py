@@ -6,7 +6,7 @@ answer position (the log-odds of a relevance answer, so P(yes) = sigmoid(score))
 are independent, so they go through the model in batches, and only the last position's
 logits are computed (`logits_to_keep=1`): with Gemma 3's 262k-token vocabulary, full
 logits would cost more than the rest of the forward pass. Fine-tuning teaches the same
-prompt to answer " Yes" / " No" from the training judgments (shortlister.llm.finetune.train).
+prompt to answer " Yes" / " No" from the training judgments (shortlister.llm.finetune).
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shortlister.llm.backends import Generation, LLMBackend
+from shortlister.core.errors import ConfigError
+from shortlister.llm.backends import Generation, LLMBackend, backend_available
 from shortlister.llm.parse import ParseResult, parse_ranking
 from shortlister.llm.prompts import Candidate, PromptTemplate, build_messages
 
@@ -175,7 +176,7 @@ def build_reranker(cfg: Any, backend: LLMBackend | None = None) -> Any:
     from shortlister.llm.backends import build_backend
     from shortlister.llm.config import LLMConfig
 
-    cfg = LLMConfig.from_mapping(cfg)
+    cfg = LLMConfig.from_config(cfg)
     if cfg.scorer == "pointwise" and backend is None:
         if cfg.backend == "transformers":
             from shortlister.llm.pointwise import PointwiseReranker
@@ -185,3 +186,20 @@ def build_reranker(cfg: Any, backend: LLMBackend | None = None) -> Any:
         logger.warning("llm.scorer pointwise needs a local model; listwise over %s", cfg.backend)
     template = PromptTemplate.from_config(cfg.prompt)
     return LLMReranker(backend or build_backend(cfg), template, cfg.window, cfg.step, cfg.depth)
+
+
+class ModelUnavailable(ConfigError):
+    """The configured model (or API) cannot be had here; nothing was downloaded."""
+
+
+def require_available(cfg: Any) -> None:
+    """ModelUnavailable, saying why, unless the configured model can be had here."""
+    ok, reason = backend_available(cfg)
+    if not ok:
+        raise ModelUnavailable(f"model not available: {reason}")
+
+
+def load_reranker(cfg: Any) -> Any:
+    """`build_reranker(cfg)` once `require_available(cfg)` has passed."""
+    require_available(cfg)
+    return build_reranker(cfg)

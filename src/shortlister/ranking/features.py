@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shortlister.core.checks import check_int
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, Matrix, build_embedder, l2_normalise
 from shortlister.ranking.bm25 import BM25, BM25Config, sparse_times_dense
@@ -78,8 +79,7 @@ class FeatureConfig:
                 raise ConfigError(f"features.{name}: unknown {unknown}; expected some of {known}")
         if not self.scalars and not self.vectors:
             raise ConfigError("features: choose at least one scalar or vector block")
-        if self.candidates_per_query < 1:
-            raise ConfigError("candidates_per_query must be >= 1")
+        check_int("features.candidates_per_query", self.candidates_per_query, minimum=1)
         try:
             re.compile(self.segment_pattern)
         except re.error as exc:
@@ -87,7 +87,9 @@ class FeatureConfig:
         BM25Config(self.bm25_k1, self.bm25_b, self.bm25_stem)  # validates
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any]) -> FeatureConfig:
+    def from_config(cls, cfg: Mapping[str, Any]) -> FeatureConfig:
+        """The feature keys of `cfg` (e.g. a whole `rankers.<name>` mapping); others are
+        left to the caller (see `ltr.config.RankerConfig.from_config`)."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in cfg.items() if k in known})
 

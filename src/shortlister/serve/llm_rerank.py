@@ -85,14 +85,11 @@ class LLMStage:
     @classmethod
     def load(cls, cfg: LLMConfig, first_stage: str) -> LLMStage:
         """Check that the model can be had (nothing loaded), then load it once."""
-        from shortlister.llm.backends import backend_available
-        from shortlister.llm.rerank import build_reranker
+        from shortlister.llm.rerank import build_reranker, require_available
 
         if cfg.serve_timeout_s <= 0:
             raise ConfigError(f"llm.serve_timeout_s: expected > 0, got {cfg.serve_timeout_s}")
-        ok, reason = backend_available(cfg)
-        if not ok:
-            raise ConfigError(f"model not available: {reason}")
+        require_available(cfg)
         t0 = time.perf_counter()
         reranker = build_reranker(cfg)
         return cls(cfg, reranker, first_stage, load_seconds=time.perf_counter() - t0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.checks import check_int, check_number
 from shortlister.core.errors import ConfigError
 from shortlister.ranking.starred import MAX_STARS, StarConfig
 
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 
+# The built-in defaults below are conf/serve/default.yaml's (and conf/config.yaml's paths),
+# for a service started without params.yaml; tests/serve/test_settings_defaults.py keeps
+# them equal, but for the few that differ on purpose (methods: what fits on any pool).
 DEFAULT_PATHS = {
     "interim": "data/interim",
     "models": "models",
@@ -51,7 +55,7 @@ class ServeSettings:
     # loopback names, plus serve.host when it is not a loopback address (see host_allowlist).
     allowed_hosts: Sequence[str] | None = None
     # A trained learned-to-rank model (models/ranker/<name>/), served as method <name> when
-    # the folder holds one. None or "": no learned ranker. from_params fills None in from
+    # the folder holds one. None or "": no learned ranker. from_config fills None in from
     # params: <paths.models>/ranker/<ranker.name>.
     ltr_model_dir: str | None = None
     starring: Mapping[str, Any] = field(default_factory=dict)  # the starring stage's knobs
@@ -71,20 +75,18 @@ class ServeSettings:
             self.method = self.methods[0]
         elif self.method not in self.methods:
             self.methods.insert(0, self.method)
-        if not 0 <= int(self.port) <= 65535:
+        if check_int("serve.port", self.port) > 65535:
             raise ConfigError(f"serve.port must be in 0..65535, got {self.port}")
         StarConfig(star_weight=self.star_weight, max_stars=self.max_stars)  # validates both
         for name in ("default_top_k", "max_top_k", "max_query_chars", "max_body_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"serve.{name} must be an integer >= 1, got {value!r}")
+            check_int(f"serve.{name}", getattr(self, name), minimum=1)
         if self.default_top_k > self.max_top_k:
             raise ConfigError(
                 f"serve.default_top_k ({self.default_top_k}) must be <= max_top_k "
                 f"({self.max_top_k})"
             )
-        if self.query_cache_size < 0 or self.score_cache_mb < 0:
-            raise ConfigError("serve.query_cache_size and serve.score_cache_mb must be >= 0")
+        check_int("serve.query_cache_size", self.query_cache_size, minimum=0)
+        check_number("serve.score_cache_mb", self.score_cache_mb, low=0.0)
         self.paths = {**DEFAULT_PATHS, **dict(self.paths)}
         if self.allowed_hosts is not None:
             hosts = self.allowed_hosts
@@ -128,7 +130,7 @@ class ServeSettings:
         return hosts
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> ServeSettings:
+    def from_config(cls, params: Mapping[str, Any], **overrides: Any) -> ServeSettings:
         """Settings from a params.yaml mapping; `overrides` that are not None win.
 
         The serve section is optional (its defaults are this class's); the default method

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import scipy.sparse as sp
@@ -17,11 +17,12 @@ from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
-from shortlister.ranking.learned import LearnedRanker
-from shortlister.ranking.ltr import load_ltr_ranker
 from shortlister.ranking.pool import CandidatePool
 from shortlister.serve.llm_rerank import LLM_METHOD, LLMStage
 from shortlister.serve.settings import ServeSettings
+
+if TYPE_CHECKING:  # torch: imported when a learned ranker is loaded (load_learned), not before
+    from shortlister.ranking.ltr.pool import LearnedRanker
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ServiceState:
         # (ids, titles) by pool row: what method llm hands the model
         self.titles = ([r["id"] for r in self.rows], [r["title"] for r in self.rows])
         # Queries are cleaned with the pool's title settings (data.clean).
-        self.clean_config = CleanConfig(**self.settings.clean)
+        self.clean_config = CleanConfig.from_config(self.settings.clean)
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def load_pool(settings: ServeSettings) -> tuple[pd.DataFrame, str]:
             )
         return pd.read_parquet(path).reset_index(drop=True), DEFAULT_POOL
     path = Path(settings.candidates)
-    result = clean_candidates(load_candidates(path), CleanConfig(**settings.clean))
+    result = clean_candidates(load_candidates(path), CleanConfig.from_config(settings.clean))
     if len(result.rejects):
         logger.warning("%s: %d row(s) rejected while cleaning", path, len(result.rejects))
     if result.clean.empty:
@@ -168,6 +169,9 @@ def load_learned(
     When the served `sbert` method uses the ranker's Sentence-BERT model, its embedder and
     pool vectors are reused (no second model load or pool encoding).
     """
+    from shortlister.ranking.ltr.io import load_ltr_ranker
+    from shortlister.ranking.ltr.pool import LearnedRanker
+
     t0 = time.perf_counter()
     model_dir = Path(str(settings.ltr_model_dir))
     if not model_dir.is_dir():
@@ -193,7 +197,7 @@ def _shared_sbert(
         return None, None
     try:
         from shortlister.ranking.features import FeatureConfig
-        from shortlister.ranking.ltr import FEATURES_FILE
+        from shortlister.ranking.ltr.io import FEATURES_FILE
 
         wanted = FeatureConfig.load(model_dir / FEATURES_FILE).sbert
     except (OSError, ValueError, TypeError, ConfigError):
@@ -269,7 +273,7 @@ def _llm_config(settings: ServeSettings) -> Any:
         return None
     from shortlister.llm.config import LLMConfig
 
-    cfg = LLMConfig.from_mapping(settings.llm)
+    cfg = LLMConfig.from_config(settings.llm)
     if all(m == LLM_METHOD for m in settings.methods):
         wanted = [cfg.first_stage, cfg.first_stage_fallback]
         extra = [

@@ -24,17 +24,6 @@ from shortlister.stages.tracking import child_run, log_artifact, log_metrics
 logger = logging.getLogger(__name__)
 
 
-def metric_config(params: dict[str, Any]) -> MetricConfig:
-    ev = params["evaluation"]
-    return MetricConfig(
-        ndcg_k=ev["ndcg_k"],
-        precision_k=ev["precision_k"],
-        recall_k=ev["recall_k"],
-        min_grade=ev["min_grade"],
-        gain=ev["gain"],
-    )
-
-
 def evaluate_method(
     method: str,
     datasets: list[Dataset],
@@ -161,7 +150,7 @@ def plot_comparison(table: pd.DataFrame, names: list[str], path: Path) -> None:
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
-    cfg = metric_config(params)
+    cfg = MetricConfig.from_config(params["evaluation"])
     names = metric_names(cfg)
     datasets = load_datasets(params)
     reports = Path(params["paths"]["reports"])

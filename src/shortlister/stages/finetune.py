@@ -8,7 +8,7 @@ one LoRA adapter per `finetune.scorers` entry into <output_dir>/<scorer>/ (a DVC
 and an MLflow artifact) on `finetune.base_model`, gemma3-270m by default. The `llm`
 stage then evaluates base and tuned side by side. When the device or the base model is
 not available here it records `skipped: <reason>` and the rest of `dvc repro` goes on.
-Arguments are `key=value` overrides of params.yaml (values parsed as YAML).
+Arguments are `key=value` overrides of params.yaml, in the grammar of `dvc exp run -S`.
 """
 
 from __future__ import annotations
@@ -16,24 +16,25 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shortlister.core.errors import ConfigError, DataError
-from shortlister.core.params import DEFAULT_CONFIG_DIR, compose
+from shortlister.core.params import compose
 from shortlister.data.datasets import default_dataset
 from shortlister.evaluation.trec import Run, read_run
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.finetune.config import FinetuneConfig
 from shortlister.llm.finetune.data import (
+    PromptSpec,
     build_examples,
     build_pointwise_examples,
     example_stats,
     write_examples,
 )
-from shortlister.llm.finetune.train import PromptSpec, cuda_available, train_adapter
+from shortlister.llm.finetune.device import device_ready
+from shortlister.llm.finetune.train import train_adapter
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.stages.common import start, tracked, write_json
 from shortlister.stages.tracking import log_artifact, log_metrics
@@ -127,15 +128,6 @@ def resolve_tiny_base(cfg: FinetuneConfig, records: list[dict[str, Any]]) -> Non
     logger.warning("finetune: tiny random %s base model built at %s (smoke run only)", family, path)
 
 
-def device_ready(cfg: FinetuneConfig) -> tuple[bool, str]:
-    """(True, device) or (False, why the configured device cannot train)."""
-    if cfg.device == "cuda" and not cuda_available():
-        return False, "finetune.device=cuda but torch.cuda.is_available() is False"
-    if cfg.device == "auto":
-        return True, "cuda" if cuda_available() else "cpu"
-    return True, cfg.device
-
-
 def model_ready(cfg: FinetuneConfig, llm: LLMConfig) -> tuple[bool, str]:
     """(True, where the base model is) or (False, why not). Never downloads anything."""
     from shortlister.llm.models import model_available
@@ -158,7 +150,7 @@ def write_status(out_dir: Path, status: dict[str, Any]) -> None:
 def run(params: dict[str, Any]) -> dict[str, Any]:
     """Data always; one adapter per scorer when the device and the base model allow."""
     cfg = finetune_config(params)
-    llm = LLMConfig.from_mapping(params.get("llm"))
+    llm = LLMConfig.from_config(params.get("llm"))
     dataset = default_dataset(params)
     first_stage = first_stage_run(params, cfg)
     records, data_stats = build_data(cfg, llm, dataset, first_stage)
@@ -221,24 +213,30 @@ def training_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply_overrides(params: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Overrides as `dvc exp run -S` takes them: `finetune=tiny` picks conf/finetune/tiny.yaml,
-    `a.b=value` sets one key (the value read as YAML: 1, true, null, [x])."""
+def apply_overrides(params: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Overrides as `dvc exp run -S` takes them, composed from conf/ by `compose` (Hydra's
+    grammar): `finetune=tiny` picks conf/finetune/tiny.yaml, `a.b=value` sets one key. The
+    overridden sections and keys replace those of `params`; the rest stays."""
+    if not overrides:
+        return params
+    from hydra.errors import HydraException
+
+    try:
+        composed = compose(list(overrides))
+    except (HydraException, ValueError) as exc:
+        raise ConfigError(
+            f"overrides {list(overrides)}: {' '.join(str(exc).split())}; expected key=value, "
+            "e.g. finetune.device=cpu"
+        ) from None
     for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. finetune.device=cpu")
-        if "." not in key and (DEFAULT_CONFIG_DIR / key).is_dir():
-            params[key] = compose([item])[key]
-            continue
-        node = params
-        *parents, leaf = key.split(".")
+        *parents, leaf = item.partition("=")[0].strip().lstrip("+~").split(".")
+        node, source = params, composed
         for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part} is not a section")
-        node[leaf] = yaml.safe_load(value)
+            node, source = node.setdefault(part, {}), source.get(part, {})
+        if leaf in source:
+            node[leaf] = source[leaf]
+        else:  # `~key`: deleted
+            node.pop(leaf, None)
     return params
 
 

@@ -24,11 +24,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from shortlister.core.errors import ConfigError, DataError
+from shortlister.core.errors import ConfigError
 from shortlister.data.datasets import Dataset, dataset_names, load_datasets
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
 from shortlister.evaluation.trec import Run, read_run, write_run
 from shortlister.llm.backends import LLMBackend, backend_available, build_backend
+from shortlister.llm.candidates import candidate_lists, title_map
 from shortlister.llm.config import LLMConfig
 from shortlister.llm.prompts import PromptTemplate
 from shortlister.llm.rerank import LLMReranker, RerankResult, RerankStats
@@ -60,24 +61,6 @@ def selected_queries(ds: Dataset, cfg: LLMConfig) -> list[tuple[str, str]]:
     return pairs[: cfg.evaluation.max_queries]
 
 
-def candidate_lists(
-    ds: Dataset, run: Run, queries: list[tuple[str, str]], depth: int, run_path: Path
-) -> list[tuple[str, list[tuple[str, str]]]]:
-    titles = dict(zip(ds.candidates["id"].astype(str), ds.candidates["title"], strict=True))
-    items = []
-    for qid, query in queries:
-        if qid not in run:
-            raise DataError(f"no ranking for query '{qid}'", path=run_path, field="query_id")
-        head = [cid for cid, _ in run[qid][:depth]]
-        missing = [cid for cid in head if cid not in titles]
-        if missing:
-            raise DataError(
-                f"candidates {missing[:5]} are not in the {ds.name} pool", path=run_path
-            )
-        items.append((query, [(cid, titles[cid]) for cid in head]))
-    return items
-
-
 def merged_run(first: Run, qids: list[str], results: list[RerankResult]) -> Run:
     """Each query's re-ranked head, then its first-stage tail; scores strictly decrease."""
     out: Run = {}
@@ -89,12 +72,6 @@ def merged_run(first: Run, qids: list[str], results: list[RerankResult]) -> Run:
     return out
 
 
-def metric_config(params: dict[str, Any]) -> MetricConfig:
-    ev = params["evaluation"]
-    keys = ("ndcg_k", "precision_k", "recall_k", "min_grade", "gain")
-    return MetricConfig(**{k: ev[k] for k in keys})
-
-
 def evaluate_variant(
     params: dict[str, Any], reranker: Any, ds: Dataset, stage: Path, cfg: LLMConfig
 ) -> tuple[dict[str, Any], Run]:
@@ -104,13 +81,15 @@ def evaluate_variant(
     queries = selected_queries(ds, cfg)
     if not queries:
         raise ConfigError(f"llm.evaluation.splits: {cfg.evaluation.splits} has no {ds.name} query")
-    items = candidate_lists(ds, first, queries, cfg.depth, run_path)
+    titles = title_map(ds.candidates)
+    items = candidate_lists(queries, first, titles, cfg.depth, source=run_path, pool=ds.name)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     results = reranker.rerank_many(items)
     seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     qids = [qid for qid, _ in queries]
     run = merged_run(first, qids, results)
-    metrics, _ = evaluate_run(run, ds.qrels, metric_config(params), query_ids=qids)
+    mcfg = MetricConfig.from_config(params["evaluation"])
+    metrics, _ = evaluate_run(run, ds.qrels, mcfg, query_ids=qids)
     n = len(qids)
     out: dict[str, Any] = {
         "n_queries": n,
@@ -197,7 +176,7 @@ def default_variant(cfg: LLMConfig, plan: list[tuple[str, str, str | None]]) -> 
 def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, Any]:
     """Re-rank with every variant, write the runs and the report; `backend` overrides the
     configured listwise backend (then only listwise zero-shot runs)."""
-    cfg = LLMConfig.from_mapping(params.get("llm"))
+    cfg = LLMConfig.from_config(params.get("llm"))
     out = Path(params["paths"]["runs"]) / NAME
     shutil.rmtree(out, ignore_errors=True)  # no stale run file may reach `evaluate`
     out.mkdir(parents=True)
@@ -217,7 +196,7 @@ def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, 
         return finish(params, out, {**report, "status": "skipped", "reason": reason})
     plan = [("listwise", "zero-shot", None)] if backend else variant_plan(cfg)
     chosen = default_variant(cfg, plan)
-    mcfg = metric_config(params)
+    mcfg = MetricConfig.from_config(params["evaluation"])
     per_dataset: dict[str, Any] = {}
     for ds in datasets:
         queries = selected_queries(ds, cfg)
@@ -271,7 +250,8 @@ def write_sample_prompt(out: Path, key: str, reranker: Any, ds: Dataset, cfg: LL
     queries = selected_queries(ds, cfg)[:1]
     if not queries:
         return
-    items = candidate_lists(ds, read_run(stage / f"{ds.name}.trec"), queries, cfg.depth, stage)
+    first, titles = read_run(stage / f"{ds.name}.trec"), title_map(ds.candidates)
+    items = candidate_lists(queries, first, titles, cfg.depth, source=stage, pool=ds.name)
     query, cands = items[0]
     if isinstance(reranker, LLMReranker):
         text = reranker.backend.render(reranker.messages(query, cands[: cfg.window]))

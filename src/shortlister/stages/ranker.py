@@ -28,18 +28,11 @@ from shortlister.ranking.features import (
     build_pool_index,
     score_queries,
 )
-from shortlister.ranking.ltr import (
-    LtrConfig,
-    LtrRanker,
-    RankingList,
-    TrainResult,
-    build_lists,
-    recall_ceiling,
-    save_ranker,
-    split_config,
-    tie_rate,
-    train_ranker,
-)
+from shortlister.ranking.ltr.config import LtrConfig, RankerConfig
+from shortlister.ranking.ltr.io import save_ranker
+from shortlister.ranking.ltr.lists import RankingList, build_lists, recall_ceiling
+from shortlister.ranking.ltr.ranker import LtrRanker, tie_rate
+from shortlister.ranking.ltr.train import TrainResult, train_ranker
 from shortlister.stages.common import start, tracked, write_json
 from shortlister.stages.tracking import log_artifact, log_metrics
 
@@ -53,7 +46,7 @@ def ranker_configs(params: dict[str, Any], name: str) -> tuple[LtrConfig, Featur
     cfg = dict(rankers[name])
     encoder = feature_encoder(params, name)
     cfg.pop("encoder", None)
-    ltr_cfg, feat_cfg = split_config(cfg)
+    ltr_cfg, feat_cfg = RankerConfig.from_config(cfg)
     # New pools (CLI, service) are embedded exactly as the pipeline's encoder/tfidf methods.
     feat_cfg.sbert = dict(params["methods"][encoder])
     feat_cfg.tfidf = dict(params["methods"]["tfidf"])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shortlister.core.checks import build, check_choice, check_int, check_number
 from shortlister.core.errors import ConfigError
 
 DEVICES = ("auto", "cuda", "cpu")
@@ -78,12 +78,11 @@ class FinetuneConfig:
     output_dir: str = "models/finetune"
 
     def __post_init__(self) -> None:
-        _choice("device", self.device, DEVICES)
-        _choice("quantization", self.quantization, QUANTIZATIONS)
-        _choice("bnb_4bit_quant_type", self.bnb_4bit_quant_type, QUANT_TYPES)
-        _choice("bnb_4bit_compute_dtype", self.bnb_4bit_compute_dtype, DTYPES[1:])
-        _choice("dtype", self.dtype, DTYPES)
-        _choice("negatives_from", self.negatives_from, NEGATIVE_SOURCES)
+        for name, choices in (("device", DEVICES), ("quantization", QUANTIZATIONS),
+                              ("bnb_4bit_quant_type", QUANT_TYPES),
+                              ("bnb_4bit_compute_dtype", DTYPES[1:]), ("dtype", DTYPES),
+                              ("negatives_from", NEGATIVE_SOURCES)):  # fmt: skip
+            check_choice(_key(name), getattr(self, name), choices)
         for name in (
             "lora_r",
             "lora_alpha",
@@ -103,25 +102,24 @@ class FinetuneConfig:
             "pointwise_min_grade",
             "max_eval_records",
         ):
-            _positive_int(name, getattr(self, name))
-        _non_negative_int("validation_prompts_per_query", self.validation_prompts_per_query)
-        _non_negative_int("seed", self.seed)
+            check_int(_key(name), getattr(self, name), minimum=1)
+        check_int(_key("validation_prompts_per_query"), self.validation_prompts_per_query)
+        check_int(_key("seed"), self.seed)
         if self.max_minutes is not None:
-            _in_range("max_minutes", self.max_minutes, 1e-3, math.inf)
+            check_number(_key("max_minutes"), self.max_minutes, low=1e-3)
         if not self.scorers or any(s not in SCORERS for s in self.scorers):
             raise ConfigError(
                 f"finetune.scorers: expected a non-empty list of {list(SCORERS)}, "
                 f"got {self.scorers!r}"
             )
         self.scorers = list(dict.fromkeys(self.scorers))
-        _in_range("lora_dropout", self.lora_dropout, 0.0, 1.0, high_open=True)
-        _in_range("negatives_ratio", self.negatives_ratio, 0.0, 1.0, high_open=True)
-        _in_range("weight_decay", self.weight_decay, 0.0, math.inf)
-        _in_range("warmup_steps", self.warmup_steps, 0.0, math.inf)
+        for name in ("lora_dropout", "negatives_ratio"):
+            check_number(_key(name), getattr(self, name), low=0.0, high=1.0, high_open=True)
+        for name in ("weight_decay", "warmup_steps"):
+            check_number(_key(name), getattr(self, name), low=0.0)
         for name in ("learning_rate", "pointwise_learning_rate"):
-            lr = getattr(self, name)
-            if not isinstance(lr, int | float) or isinstance(lr, bool) or not 0 < lr < 1:
-                raise ConfigError(f"finetune.{name}: expected 0 < lr < 1, got {lr!r}")
+            check_number(_key(name), getattr(self, name), low=0, high=1, low_open=True,
+                         high_open=True)  # fmt: skip
         if self.answer_k > self.candidates_per_prompt:
             raise ConfigError(
                 f"finetune.answer_k: expected <= candidates_per_prompt "
@@ -144,38 +142,11 @@ class FinetuneConfig:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, **overrides: Any) -> FinetuneConfig:
         """From `finetune.*` (unknown keys are an error, so typos do not pass silently)."""
-        values = {**dict(cfg or {}), **overrides}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"finetune: unknown keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
+        return build(cls, {**dict(cfg or {}), **overrides}, "finetune")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"finetune.{name}: expected one of {list(allowed)}, got {value!r}")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    # bool is an int subclass; `max_steps: true` is a typo, not a step count
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"finetune.{name}: expected an integer >= 1, got {value!r}")
-
-
-def _non_negative_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"finetune.{name}: expected an integer >= 0, got {value!r}")
-
-
-def _in_range(name: str, value: Any, low: float, high: float, high_open: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and low <= value
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ConfigError(
-            f"finetune.{name}: expected a number in [{low}, {high}{bracket}, got {value!r}"
-        )
+def _key(name: str) -> str:
+    return f"finetune.{name}"

@@ -12,6 +12,9 @@ as at inference.
 - pointwise: one (role, headline) pair per record, answered "Yes" (grade >=
   `pointwise_min_grade`) or "No" (an unjudged hard negative from the first stage), half
   and half.
+
+For training, `to_prompt_completion` turns a record into trl's prompt-completion pair
+through the `PromptBuilder` that `PromptSpec` describes.
 """
 
 from __future__ import annotations
@@ -20,14 +23,22 @@ import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from shortlister.evaluation.trec import Qrels, Run
+from shortlister.llm.candidates import head_ids, title_map
 from shortlister.llm.finetune.config import SPLITS, FinetuneConfig
-from shortlister.llm.prompts import PromptTemplate, build_messages, format_answer
+from shortlister.llm.prompts import (
+    PromptBuilder,
+    PromptTemplate,
+    build_messages,
+    format_answer,
+    one_line,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +64,7 @@ def build_examples(
     if split not in SPLITS:
         raise ValueError(f"build_examples: split must be one of {list(SPLITS)}, got {split!r}")
     seed = cfg.seed if seed is None else seed
-    titles = _title_map(candidates)
+    titles = title_map(candidates)
     pool = sorted(titles)
     n_prompts = cfg.prompts_per_query if split == "train" else cfg.validation_prompts_per_query
     selected = dataset_queries[dataset_queries["split"] == split]
@@ -63,7 +74,7 @@ def build_examples(
         if not judged:
             logger.warning("query %s has no judged candidate in the pool; no training prompt", qid)
             continue
-        hard = [cid for cid, _ in (first_stage or {}).get(qid, [])[: cfg.first_stage_depth]]
+        hard = head_ids(first_stage, qid, cfg.first_stage_depth)
         for j in range(n_prompts):
             rng = random.Random(f"{seed}/{split}/{qid}/{j}")
             ids = _sample_candidates(judged, hard, pool, cfg, rng)
@@ -83,12 +94,6 @@ def build_examples(
                 }
             )
     return records
-
-
-def _title_map(candidates: pd.DataFrame | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(candidates, pd.DataFrame):
-        return dict(zip(candidates["id"].astype(str), candidates["title"].astype(str), strict=True))
-    return {str(k): str(v) for k, v in candidates.items()}
 
 
 def _sample_candidates(
@@ -174,11 +179,9 @@ def build_pointwise_examples(
     the pairs are judged >= `pointwise_min_grade`, half unjudged candidates of the first
     stage's top `first_stage_depth` (hard negatives; random ones when it has too few).
     """
-    from shortlister.llm.prompts import one_line
-
     if split not in SPLITS:
         raise ValueError(f"pointwise examples: split must be one of {list(SPLITS)}, got {split!r}")
-    titles = _title_map(candidates)
+    titles = title_map(candidates)
     pool = sorted(titles)
     n_pairs = cfg.pointwise_pairs_per_query
     if split == "validation":
@@ -191,7 +194,7 @@ def build_pointwise_examples(
         if not yes:
             continue
         rng = random.Random(f"{cfg.seed}/pointwise/{split}/{qid}")
-        hard = [c for c, _ in (first_stage or {}).get(qid, [])[: cfg.first_stage_depth]]
+        hard = head_ids(first_stage, qid, cfg.first_stage_depth)
         no = [c for c in hard if c not in grades]
         if len(no) < n_pairs:
             no += [c for c in rng.sample(pool, min(len(pool), 4 * n_pairs)) if c not in grades]
@@ -215,3 +218,29 @@ def build_pointwise_examples(
                 }
             )
     return records
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """How records become model text: `PromptBuilder`'s answer prefix, format and kwargs."""
+
+    answer_prefix: str
+    format: str = "auto"
+    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def builder(self, tokenizer: Any) -> PromptBuilder:
+        return PromptBuilder(
+            self.answer_prefix, self.format, tokenizer, dict(self.chat_template_kwargs)
+        )
+
+
+def to_prompt_completion(record: Mapping[str, Any], builder: PromptBuilder) -> dict[str, Any]:
+    """A record's `messages` as trl's prompt-completion pair, built by `builder`.
+
+    trl then masks the prompt (completion-only loss) whatever the chat template; its
+    `assistant_only_loss` would need `{% generation %}` markers that most templates lack.
+    """
+    messages = list(record["messages"])
+    if not messages or messages[-1]["role"] != "assistant":
+        raise ValueError("training record: expected the last message to be the assistant's answer")
+    return builder.training_example(messages[:-1], messages[-1]["content"])

@@ -1,4 +1,4 @@
-"""The learned re-ranker (RankNet/LambdaRank) as a served method.
+"""A trained ranker over one pool, indexed once: the learned methods of the service and CLI.
 
 Start-up builds the pool's candidate-side features once (`LtrRanker.index`, kept here as
 a `PoolIndex`); a request only does query-side work: encode the query (LRU-cached),
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shortlister.ranking.features import PoolIndex, build_pool_index, score_queries
-from shortlister.ranking.ltr import LtrRanker
+from shortlister.ranking.ltr.ranker import LtrRanker
 from shortlister.ranking.nomatch import MatchReport
 from shortlister.ranking.pool import CandidatePool, LRUCache
 from shortlister.ranking.starred import MAX_STARS, StarredRanking
