@@ -15,13 +15,11 @@ from shortlister.cli.rank import (
     clean_config,
     fail,
     load_pool,
-    method_config,
     normalised_queries,
     normalised_query,
-    print_table,
+    rank_embedding,
     rank_learned,
     rank_with_llm,
-    report_batch_matches,
 )
 from shortlister.core.outputs import guard_outputs
 
@@ -239,23 +237,7 @@ def rank(
     if learned:
         rank_learned(pool, text, batch, out, top_k, method, model_dir, stars, star_weight)
         return
-    from shortlister.evaluation.trec import write_run
-    from shortlister.ranking.pool import CandidatePool
-
-    ranker = CandidatePool.fit(pool, method_config(method, params_path))
-    if batch is not None:
-        run = ranker.batch(batch, top_k)
-        write_run(out, run, tag=method)
-        click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
-        report_batch_matches(ranker.batch_matches(run), method)
-        return
-    if text is not None and not stars:
-        match = ranker.match(text)
-        if not match.matched:
-            click.echo(f"notice: {match.notice(text, method)}", err=True)
-            return
-    order, scores = ranker.search(text, list(stars), k=top_k, star_weight=star_weight)
-    print_table(pool, order, scores, set(stars))
+    rank_embedding(pool, text, batch, out, top_k, method, params_path, stars, star_weight)
 
 
 @main.command()

@@ -175,6 +175,27 @@ def print_table(pool, order, scores, starred: set[str]) -> None:
         click.echo("* starred (pinned at the top)")
 
 
+def rank_embedding(pool, query, batch, out, top_k, method, params_path, stars=(), star_weight=0.5):
+    """An embedding method: a CandidatePool fitted on the pool, then one search or a batch."""
+    from shortlister.evaluation.trec import write_run
+    from shortlister.ranking.pool import CandidatePool
+
+    ranker = CandidatePool.fit(pool, method_config(method, params_path))
+    if batch is not None:
+        run = ranker.batch(batch, top_k)
+        write_run(out, run, tag=method)
+        click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
+        report_batch_matches(ranker.batch_matches(run), method)
+        return
+    if query is not None and not stars:
+        match = ranker.match(query)
+        if not match.matched:
+            click.echo(f"notice: {match.notice(query, method)}", err=True)
+            return
+    order, scores = ranker.search(query, list(stars), k=top_k, star_weight=star_weight)
+    print_table(pool, order, scores, set(stars))
+
+
 def rank_learned(pool, query, batch, out, top_k, method, model_dir, stars=(), star_weight=0.5):
     """A trained re-ranker over the pool, as the service's learned methods rank: without
     stars its own ranking; with stars pinned first, the min-max normalised learned score
