@@ -10,20 +10,12 @@ import shortlister.ranking.features as features_mod
 import shortlister.ranking.ltr.io as ltr_io
 import shortlister.ranking.ltr.pool as learned_mod
 import shortlister.ranking.ltr.ranker as ltr_ranker
-from shortlister.data.clean import clean_candidates
-from shortlister.data.default.build import generate_default_dataset
-from shortlister.data.default.config import GenerateConfig
-from shortlister.data.writers import write_csv
-from shortlister.evaluation.trec import qrels_from_frame
-from shortlister.ranking.features import FeatureConfig, build_pool_index, score_queries
-from shortlister.ranking.ltr.config import LtrConfig
-from shortlister.ranking.ltr.io import load_ltr_ranker, save_ranker
-from shortlister.ranking.ltr.lists import build_lists
-from shortlister.ranking.ltr.train import train_ranker
+from shortlister.ranking.ltr.io import load_ltr_ranker
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
 from tests.ranking.test_ltr import HashEmbedder
+from tests.ranking.tiny_ranker import train_tiny_ranker, write_pool
 from tests.serve.helpers import LOCAL_URL
 
 QUERY = "aspiring human resources"
@@ -32,21 +24,8 @@ QUERY = "aspiring human resources"
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory):
     """A tiny RankNet (hashed encoder, 3 epochs) and the CSV of the pool it was built on."""
-    data = generate_default_dataset(GenerateConfig(n_candidates=500, n_queries=10))
-    root = tmp_path_factory.mktemp("ltr_serve")
-    csv = root / "candidates.csv"
-    write_csv(data.candidates, csv)
-    pool = clean_candidates(data.candidates).clean.reset_index(drop=True)
-    queries, qrels = data.queries.reset_index(drop=True), qrels_from_frame(data.qrels)
-    cfg = FeatureConfig(vectors=[], candidates_per_query=40)
-    index = build_pool_index(pool, cfg, sbert=HashEmbedder())
-    qs = score_queries(index, queries["query"].tolist(), HashEmbedder())
-    lists = build_lists(index, qs, queries["query_id"].tolist(), qrels, cfg)
-    ltr = LtrConfig(hidden_sizes=[8], epochs=3, patience=3, seed=7)
-    result = train_ranker(lists, [], ltr, cfg.names(HashEmbedder.dim))
-    out = root / "models" / "ranker" / "ranknet"
-    save_ranker(out, result, ltr, cfg)
-    return out, csv
+    csv, data = write_pool(tmp_path_factory.mktemp("ltr_serve"))
+    return train_tiny_ranker(csv.parent, data), csv
 
 
 @pytest.fixture
