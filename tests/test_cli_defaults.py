@@ -47,3 +47,12 @@ def test_rank_without_method_uses_the_params_fallback(tmp_path):
 
 def test_star_weight_default_is_the_services():
     assert _option("star_weight").default == SERVE["star_weight"]
+
+
+def test_the_built_in_index_settings_are_conf_index():
+    """Without --params the CLI indexes large pools with IndexConfig(): conf/index's copy."""
+    from shortlister.cli.rank import index_config
+    from shortlister.index.config import IndexConfig
+
+    conf = yaml.safe_load((ROOT / "conf" / "index" / "default.yaml").read_text())
+    assert index_config(None) == IndexConfig.from_config(conf) == IndexConfig()

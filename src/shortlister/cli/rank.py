@@ -34,6 +34,18 @@ def method_config(method: str, params_path: Path | None) -> dict:
     return {"name": method, **asdict(REGISTRY[method].config_class())}
 
 
+def index_config(params_path: Path | None):
+    """The index settings (params' `index` when given, else conf/index's defaults): pools of
+    at least `min_pool` candidates are searched through an ANN index built for them."""
+    from shortlister.index.config import IndexConfig
+
+    if params_path is not None:
+        from shortlister.core.params import load_params
+
+        return IndexConfig.from_config(load_params(params_path).get("index"))
+    return IndexConfig()
+
+
 LEARNED_RANKERS = ("ranknet", "lambdarank")
 
 
@@ -180,7 +192,7 @@ def rank_embedding(pool, query, batch, out, top_k, method, params_path, stars=()
     from shortlister.evaluation.trec import write_run
     from shortlister.ranking.pool import CandidatePool
 
-    ranker = CandidatePool.fit(pool, method_config(method, params_path))
+    ranker = CandidatePool.fit(pool, method_config(method, params_path), index_config(params_path))
     if batch is not None:
         run = ranker.batch(batch, top_k)
         write_run(out, run, tag=method)

@@ -140,9 +140,12 @@ def save_matrix(path_stem: str | Path, matrix: Matrix) -> Path:
     return path
 
 
-def load_matrix(path_stem: str | Path) -> Matrix:
+def load_matrix(path_stem: str | Path, mmap: bool = False) -> Matrix:
+    """`<stem>.npy` (memory-mapped read-only with `mmap`: pages load as rows are read) or
+    `<stem>.npz` (sparse, always read whole)."""
     path_stem = Path(path_stem)
-    for suffix, loader in ((".npy", np.load), (".npz", sp.load_npz)):
+    dense = (lambda p: np.load(p, mmap_mode="r")) if mmap else np.load
+    for suffix, loader in ((".npy", dense), (".npz", sp.load_npz)):
         path = path_stem.with_suffix(suffix)
         if path.exists():
             return loader(path)

@@ -17,7 +17,9 @@ import pandas as pd
 from shortlister.core.errors import DataError
 from shortlister.embeddings.base import Embedder, Matrix, build_embedder, load_embedder, load_matrix
 from shortlister.evaluation.trec import Run, read_queries, write_run
+from shortlister.index.config import IndexConfig
 from shortlister.ranking.cosine import cosine_scores, rank
+from shortlister.ranking.indexed import QueryHits, index_for, indexed_rank, query_hits
 from shortlister.ranking.nomatch import MatchReport, dense_ratio, match_floor, report
 from shortlister.ranking.starred import (
     MAX_STARS,
@@ -88,6 +90,10 @@ class CandidatePool:
     score_cache_bytes: int = 0
     # Dense methods' no-match floor as a share of the typical best (None: per method).
     no_match_ratio: float | None = None
+    # An AnnIndex over `matrix` (large pools, see ranking.indexed.index_for): searches go
+    # through it, a query with stars as one search with the blended vector. None: exact.
+    index: Any = None
+    index_depth: int = 200  # rows a query's own search keeps (the service's max_top_k)
     _encode_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,16 +106,35 @@ class CandidatePool:
         self._scores = LRUCache(max_bytes=self.score_cache_bytes)
 
     @classmethod
-    def fit(cls, pool: pd.DataFrame, method_cfg: Mapping[str, Any], **kwargs: Any) -> CandidatePool:
+    def fit(
+        cls,
+        pool: pd.DataFrame,
+        method_cfg: Mapping[str, Any],
+        index_cfg: IndexConfig | None = None,
+        **kwargs: Any,
+    ) -> CandidatePool:
+        """Fit `method_cfg` on the pool's titles; indexed when `index_cfg` says it is large."""
         titles = pool["title"].tolist()
         embedder = build_embedder(method_cfg).fit(titles)
-        return cls(pool.reset_index(drop=True), embedder, embedder.encode(titles), **kwargs)
+        matrix = embedder.encode(titles)
+        index = None if index_cfg is None else index_for(matrix, embedder, index_cfg)
+        return cls(pool.reset_index(drop=True), embedder, matrix, index=index, **kwargs)
 
     @classmethod
     def from_stored(
-        cls, pool: pd.DataFrame, model_dir: str | Path, embeddings_stem: str | Path, **kwargs: Any
+        cls,
+        pool: pd.DataFrame,
+        model_dir: str | Path,
+        embeddings_stem: str | Path,
+        index_cfg: IndexConfig | None = None,
+        index_dir: str | Path | None = None,
+        **kwargs: Any,
     ) -> CandidatePool:
         """A pool with the embedder and embeddings the embed stage stored for it.
+
+        Dense embeddings are memory-mapped, not read: a 1M pool starts in seconds. With
+        `index_cfg`, a pool of at least `index_cfg.min_pool` rows is searched through the
+        index stored in `index_dir` (checked against the embeddings; built when absent).
 
         Raises DataError when the stored ids (`<stem>.ids.txt`) are not the pool's ids
         in the same order: the rows would belong to other candidates.
@@ -124,12 +149,9 @@ class CandidatePool:
                 f"expected the {len(pool)} ids of this pool in order",
                 path=ids_path,
             )
-        return cls(
-            pool.reset_index(drop=True),
-            load_embedder(model_dir),
-            load_matrix(embeddings_stem),
-            **kwargs,
-        )
+        embedder, matrix = load_embedder(model_dir), load_matrix(embeddings_stem, mmap=True)
+        index = None if index_cfg is None else index_for(matrix, embedder, index_cfg, index_dir)
+        return cls(pool.reset_index(drop=True), embedder, matrix, index=index, **kwargs)
 
     @cached_property
     def ids(self) -> list[str]:
@@ -150,7 +172,10 @@ class CandidatePool:
 
     def match(self, query: str) -> MatchReport:
         """Whether any candidate matches `query` at all (its scores come from the cache)."""
-        return report(self.query_scores(query)[0], self.match_floor)
+        scores = self.query_scores(query)[0]
+        if isinstance(scores, QueryHits):
+            return report(scores.scores[:1], self.match_floor)
+        return report(scores, self.match_floor)
 
     def encode_query(self, query: str) -> tuple[Matrix, bool]:
         """The query's vector and whether it came from the in-memory LRU cache."""
@@ -162,16 +187,21 @@ class CandidatePool:
         self._vectors.put(query, vector)
         return vector, False
 
-    def query_scores(self, query: str) -> tuple[np.ndarray, bool]:
+    def query_scores(self, query: str) -> tuple[np.ndarray | QueryHits, bool]:
         """Every candidate's cosine to the query, and whether the query was not re-encoded.
 
         Re-ranking on a star toggle repeats the query: its scores (or at least its
-        vector) come from the caches.
+        vector) come from the caches. Through an index: the query's vector and its best
+        `index_depth` rows (QueryHits), cached the same way.
         """
         scores = self._scores.get(("query", query))
         if scores is not None:
             return scores, True
         vector, cached = self.encode_query(query)
+        if self.index is not None:
+            hits = query_hits(self.index, vector, self.index_depth)
+            self._scores.put(("query", query), hits)
+            return hits, cached
         scores = scores_for(self.matrix, blend_vector(self.matrix, vector, [], StarConfig()))
         self._scores.put(("query", query), scores)
         return scores, cached
@@ -185,7 +215,7 @@ class CandidatePool:
 
     def rank_scores(
         self,
-        query_scores: np.ndarray | None,
+        query_scores: np.ndarray | QueryHits | None,
         stars: Sequence[str] = (),
         *,
         k: int = 10,
@@ -195,6 +225,8 @@ class CandidatePool:
         """Re-rank from the query's scores (`query_scores`; None: stars alone)."""
         cfg = StarConfig(star_weight=star_weight, max_stars=max_stars)
         idx = star_indices(self.positions, stars, cfg.max_stars)
+        if self.index is not None:
+            return indexed_rank(self.index, self.matrix, query_scores, idx, k, cfg)
         sims = [self._star_similarity(i) for i in idx]
         norm = star_sum_norm(self.matrix, idx) if idx else 0.0
         return select(blend_scores(query_scores, sims, norm, cfg), idx, k)
@@ -211,6 +243,10 @@ class CandidatePool:
         """Rank with an already encoded query (or none): one pass over the pool, no cache."""
         cfg = StarConfig(star_weight=star_weight, max_stars=max_stars)
         idx = star_indices(self.positions, stars, cfg.max_stars)
+        if self.index is not None:
+            none = np.empty(0)
+            hits = None if query_vector is None else QueryHits(query_vector, none, none)
+            return indexed_rank(self.index, self.matrix, hits, idx, k, cfg)
         return rerank(self.matrix, query_vector, idx, k, cfg)
 
     def search(
@@ -229,8 +265,15 @@ class CandidatePool:
         return result.order, result.scores
 
     def batch(self, queries: pd.DataFrame, k: int) -> Run:
-        scores = cosine_scores(self.matrix, self.embedder.encode(queries["query"].tolist()))
+        vectors = self.embedder.encode(queries["query"].tolist())
         ids = self.ids
+        if self.index is not None:
+            rows, scores = self.index.search(vectors, k)
+            return {
+                qid: [(ids[r], float(s)) for r, s in zip(rows[i], scores[i], strict=True) if r >= 0]
+                for i, qid in enumerate(queries["query_id"])
+            }
+        scores = cosine_scores(self.matrix, vectors)
         return {qid: rank(ids, scores[i], k) for i, qid in enumerate(queries["query_id"])}
 
     def batch_matches(self, run: Run) -> dict[str, MatchReport]:
