@@ -47,6 +47,7 @@ def test_health_methods_and_openapi(client, state):
         "status": "ok",
         "n_candidates": len(state.pool),
         "methods": ["tfidf"],
+        "index": {"tfidf": None},  # sparse vectors: always an exact scan
         "auth_required": False,
     }
     methods = client.get("/methods").json()

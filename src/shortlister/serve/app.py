@@ -141,11 +141,13 @@ def _add_routes(app: FastAPI, state: ServiceState, *, auth_required: bool) -> No
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness, and whether the other endpoints need a bearer token (public)."""
+        """Liveness, the pool's size, each method's index and whether the other endpoints
+        need a bearer token (public)."""
         return Health(
             status="ok",
             n_candidates=len(state.rows),
             methods=list(state.methods),
+            index={name: m.index_info() for name, m in state.methods.items()},
             auth_required=auth_required,
         )
 
@@ -242,11 +244,11 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
     items = [
         RankedItem(
             rank=r,
-            **{k: v for k, v in state.rows[i].items() if k != "title_raw"},
+            **{k: v for k, v in row.items() if k != "title_raw"},
             score=float(result.scores[i]),
             starred=r <= result.n_starred,
         )
-        for r, i in enumerate(order, start=1)
+        for r, (i, row) in enumerate(zip(order, state.rows.take(order), strict=True), start=1)
     ]
     return RankResponse(
         method=method,

@@ -131,6 +131,17 @@ class LLMMethodInfo(BaseModel):
     load_seconds: float
 
 
+class IndexInfo(BaseModel):
+    backend: str = Field(description="faiss-hnsw, faiss-ivf, usearch-hnsw or int8-scan.")
+    n: int = Field(description="Rows indexed (the pool's size).")
+    storage: str = Field(description="How the index keeps the vectors: int8, fp16 or fp32.")
+    ef_search: int | None = Field(None, description="HNSW: the search's candidate list.")
+    nprobe: int | None = Field(None, description="IVF: the lists visited per search.")
+    stored: bool = Field(
+        description="The pipeline's index (stage index@<method>); false: built at start-up."
+    )
+
+
 class MethodInfo(BaseModel):
     name: str
     source: str = Field(
@@ -142,6 +153,9 @@ class MethodInfo(BaseModel):
     sparse: bool
     load_seconds: float
     llm: LLMMethodInfo | None = Field(None, description="Method llm only.")
+    index: IndexInfo | None = Field(
+        None, description="The ANN index searched (pools of index.min_pool or more); null: exact."
+    )
 
 
 class Limits(BaseModel):
@@ -164,6 +178,10 @@ class Health(BaseModel):
     status: str
     n_candidates: int
     methods: list[str]
+    index: dict[str, IndexInfo | None] = Field(
+        description="Per method: the ANN index its pool is searched through (at least "
+        "index.min_pool candidates, dense methods); null: an exact scan of every candidate."
+    )
     auth_required: bool
 
 

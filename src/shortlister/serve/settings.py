@@ -12,6 +12,7 @@ from typing import Any
 
 from shortlister.core.checks import check_int, check_number
 from shortlister.core.errors import ConfigError
+from shortlister.index.config import IndexConfig
 from shortlister.ranking.starred import MAX_STARS, StarConfig
 
 logger = logging.getLogger(__name__)
@@ -59,11 +60,13 @@ class ServeSettings:
     # params: <paths.models>/ranker/<ranker.name>.
     ltr_model_dir: str | None = None
     starring: Mapping[str, Any] = field(default_factory=dict)  # the starring stage's knobs
-    # From the rest of params: methods.<name>, data.clean, paths, and llm (method `llm`:
-    # its model, first stage and time limit, llm.serve_timeout_s).
+    # From the rest of params: methods.<name>, data.clean, paths, llm (method `llm`: its
+    # model, first stage and time limit, llm.serve_timeout_s) and index (pools of at least
+    # index.min_pool candidates are searched through <paths.models>/index/<method>/default).
     method_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     llm: Mapping[str, Any] = field(default_factory=dict)
     clean: Mapping[str, Any] = field(default_factory=dict)
+    index: Mapping[str, Any] = field(default_factory=dict)  # {}: IndexConfig()'s defaults
     paths: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
 
     def __post_init__(self) -> None:
@@ -100,6 +103,13 @@ class ServeSettings:
             self.allowed_hosts = [h.strip() for h in hosts]
         if self.ltr_model_dir is not None:
             self.ltr_model_dir = str(self.ltr_model_dir) or None
+        self.index = dict(self.index or {})
+        IndexConfig.from_config(self.index)  # validated now: a bad section stops the start-up
+
+    @property
+    def index_config(self) -> IndexConfig:
+        """The `index` section's settings (see ranking.indexed.index_for)."""
+        return IndexConfig.from_config(self.index)
 
     @property
     def ltr_name(self) -> str | None:
@@ -152,6 +162,7 @@ class ServeSettings:
         serve.setdefault("method_configs", params.get("methods", {}))
         serve.setdefault("llm", params.get("llm") or {})
         serve.setdefault("clean", params.get("data", {}).get("clean", {}))
+        serve.setdefault("index", params.get("index") or {})
         serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})
         ranker_name = (params.get("ranker") or {}).get("name")
         if serve.get("ltr_model_dir") is None and ranker_name:

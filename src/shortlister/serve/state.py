@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
+from shortlister.index.ann import AnnIndex, IndexMismatch
 from shortlister.ranking.pool import CandidatePool
 from shortlister.serve.llm_rerank import LLM_METHOD, LLMStage
 from shortlister.serve.settings import ServeSettings
@@ -38,6 +39,21 @@ class MethodState:
     source: str
     load_seconds: float
     llm: LLMStage | None = None
+    index_stored: bool = False  # the index is the pipeline's (index@<method>), not built now
+
+    def index_info(self) -> dict[str, Any] | None:
+        """The ANN index the pool is searched through; None: an exact scan."""
+        index = getattr(self.ranker, "index", None)
+        if not isinstance(index, AnnIndex):  # (a learned ranker's `index` is its features)
+            return None
+        return {
+            "backend": index.name,
+            "n": index.n,
+            "storage": index.manifest.params.get("storage", "int8"),
+            "ef_search": index.cfg.ef_search if index.name.endswith("-hnsw") else None,
+            "nprobe": index.cfg.nprobe if index.name == "faiss-ivf" else None,
+            "stored": self.index_stored,
+        }
 
     def describe(self) -> dict[str, Any]:
         matrix = self.ranker.matrix
@@ -48,6 +64,7 @@ class MethodState:
             "sparse": bool(sp.issparse(matrix)),
             "load_seconds": round(self.load_seconds, 3),
             "llm": None if self.llm is None else self.llm.describe(),
+            "index": self.index_info(),
         }
 
 
@@ -58,15 +75,57 @@ class ServiceState:
     pool_source: str
     methods: dict[str, MethodState]
     unavailable: dict[str, str] = field(default_factory=dict)  # method -> why it is not served
-    rows: list[dict[str, Any]] = field(default_factory=list)  # JSON-ready candidate fields
 
     def __post_init__(self) -> None:
-        self.rows = [_row(r) for r in self.pool.to_dict("records")]
-        self.positions = {row["id"]: i for i, row in enumerate(self.rows)}
-        # (ids, titles) by pool row: what method llm hands the model
-        self.titles = ([r["id"] for r in self.rows], [r["title"] for r in self.rows])
+        # Built once, for every method: a 1M pool has no million dicts, one id mapping.
+        column = self.pool["id"]
+        as_is = pd.api.types.is_string_dtype(column)  # the rankers' own ids are these
+        ids: list[str] = column.tolist() if as_is else column.astype(str).tolist()
+        self.positions = {cid: i for i, cid in enumerate(ids)}
+        self.rows = PoolRows(self.pool)  # JSON-ready candidate fields, made on demand
+        self.titles = (ids, TextColumn(self.pool["title"]))  # by row: what method llm sends
         # Queries are cleaned with the pool's title settings (data.clean).
         self.clean_config = CleanConfig.from_config(self.settings.clean)
+        if as_is:
+            for state in self.methods.values():
+                for ranker in (state.ranker, getattr(state.ranker, "stars", None)):
+                    if isinstance(ranker, CandidatePool) and len(ranker.pool) == len(ids):
+                        ranker.ids, ranker.positions = ids, self.positions  # cached_property
+
+
+class PoolRows(Sequence[dict[str, Any]]):
+    """The pool's candidates as JSON-ready rows (`_row`), each made when it is asked for."""
+
+    def __init__(self, pool: pd.DataFrame) -> None:
+        self._n, names = len(pool), ("id", "title", "title_raw", "location", "screening_score")
+        self._columns = {c: pool[c].array for c in names if c in pool.columns}  # no copies
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return self.take(range(len(self))[i])
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"pool row {i} out of range (0..{len(self) - 1})")
+        return self.take([i])[0]
+
+    def take(self, positions: Sequence[int]) -> list[dict[str, Any]]:
+        """The rows at `positions`, in that order (µs a row: no pandas call per request)."""
+        return [_row({c: a[p] for c, a in self._columns.items()}) for p in positions]
+
+
+class TextColumn(Sequence[str]):
+    """One text column by position, without a Python list of every value."""
+
+    def __init__(self, column: pd.Series) -> None:
+        self._values = column.array
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, i: Any) -> Any:
+        return str(self._values[i])
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
@@ -114,19 +173,34 @@ def method_config(settings: ServeSettings, method: str) -> dict[str, Any]:
 def load_method(
     settings: ServeSettings, pool: pd.DataFrame, pool_source: str, method: str
 ) -> MethodState:
-    """The pipeline's stored embeddings when they are this pool's; else fit at start-up."""
+    """The pipeline's stored embeddings when they are this pool's; else fit at start-up.
+
+    A pool of at least index.min_pool candidates is searched through an ANN index: the
+    stored one (<paths.models>/index/<method>/default) for the stored default pool, else
+    one built now. A stored index that is not this pool's stops the start-up
+    (IndexMismatch): serving it would answer with other candidates' rows.
+    """
     t0 = time.perf_counter()
     stem = Path(settings.paths["embeddings"]) / method / DEFAULT_POOL
-    ranker = None
+    index_cfg = settings.index_config
+    index_dir = Path(settings.paths["models"]) / "index" / method / DEFAULT_POOL
+    kwargs = {**_cache_sizes(settings), "index_depth": settings.max_top_k}
+    ranker, index_stored = None, False
     if pool_source == DEFAULT_POOL and Path(f"{stem}.ids.txt").exists():
         try:
             ranker = CandidatePool.from_stored(
                 pool,
                 Path(settings.paths["models"]) / method / DEFAULT_POOL,
                 stem,
-                **_cache_sizes(settings),
+                index_cfg=index_cfg,
+                index_dir=index_dir,
+                **kwargs,
             )
             source = "stored"
+            index_stored = ranker.index is not None and (index_dir / "index.json").is_file()
+        except IndexMismatch as exc:
+            hint = str(exc).replace("index@<method>", f"index@{method}")
+            raise IndexMismatch(f"serve: method {method}: {hint}") from exc
         except (DataError, FileNotFoundError) as exc:
             logger.warning("%s: stored embeddings not usable (%s)", method, exc)
     if ranker is None:
@@ -136,10 +210,13 @@ def load_method(
                 f"{list(settings.fit_methods)}"
             )
         cfg = method_config(settings, method)
-        ranker = CandidatePool.fit(pool, cfg, **_cache_sizes(settings))
+        ranker = CandidatePool.fit(pool, cfg, index_cfg=index_cfg, **kwargs)
         source = "fitted"
     _serve_ready(ranker)
-    return MethodState(method, ranker, source, time.perf_counter() - t0)
+    state = MethodState(method, ranker, source, time.perf_counter() - t0, index_stored=index_stored)
+    if state.index_info() is not None:
+        logger.info("%s: searched through an index %s", method, state.index_info())
+    return state
 
 
 def _cache_sizes(settings: ServeSettings) -> dict[str, int]:
@@ -227,6 +304,8 @@ def build_state(settings: ServeSettings) -> ServiceState:
             continue  # the learned ranker and the LLM, loaded below
         try:
             methods[method] = load_method(settings, pool, source, method)
+        except IndexMismatch:
+            raise  # a stale index is fixed by rebuilding it, not by serving without it
         except (DataError, ConfigError, FileNotFoundError, ImportError) as exc:
             if method == settings.method and not settings.method_from_pipeline:
                 raise
