@@ -69,6 +69,9 @@ def test_an_index_of_other_embeddings_is_refused_naming_what_differs(pool, tmp_p
         AnnIndex.load(where, changed, "model-a")
     with pytest.raises(FileNotFoundError, match="no index here"):
         AnnIndex.load(tmp_path / "absent", pool)
+    (where / "codes.npy").unlink()
+    with pytest.raises(ValueError, match="index files missing beside the manifest: codes.npy"):
+        AnnIndex.load(where, pool, "model-a")
 
 
 def test_search_time_settings_come_from_config_build_settings_from_the_manifest(pool, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap as mmap_module
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields
@@ -140,11 +141,21 @@ def save_matrix(path_stem: str | Path, matrix: Matrix) -> Path:
     return path
 
 
+def _load_mapped(path: Path) -> np.ndarray:
+    """A read-only memory map; random access advised, so sampling rows (the index's
+    fingerprint, the no-match floor) does not read ahead and map most of the file."""
+    matrix = np.load(path, mmap_mode="r")
+    handle = getattr(matrix, "_mmap", None)
+    if handle is not None and hasattr(mmap_module, "MADV_RANDOM"):
+        handle.madvise(mmap_module.MADV_RANDOM)
+    return matrix
+
+
 def load_matrix(path_stem: str | Path, mmap: bool = False) -> Matrix:
     """`<stem>.npy` (memory-mapped read-only with `mmap`: pages load as rows are read) or
     `<stem>.npz` (sparse, always read whole)."""
     path_stem = Path(path_stem)
-    dense = (lambda p: np.load(p, mmap_mode="r")) if mmap else np.load
+    dense = _load_mapped if mmap else np.load
     for suffix, loader in ((".npy", dense), (".npz", sp.load_npz)):
         path = path_stem.with_suffix(suffix)
         if path.exists():

@@ -216,6 +216,16 @@ class AnnIndex:
             raise DataError(f"unreadable index manifest ({exc})", path=path) from exc
         manifest.check(matrix, model_hash, path)
         saved = IndexConfig.from_config(manifest.params)
+        needed = (
+            ["codes.npy", "scales.npy"] if saved.backend == "int8-scan" else [_FILES[saved.backend]]
+        )
+        missing = [name for name in needed if not (directory / name).is_file()]
+        if missing:
+            raise DataError(
+                f"index files missing beside the manifest: {', '.join(missing)} "
+                "(rebuild it: `dvc repro index@<method>`)",
+                path=path,
+            )
         if cfg is not None:
             saved = replace(
                 saved, ef_search=cfg.ef_search, nprobe=cfg.nprobe, min_pool=cfg.min_pool
