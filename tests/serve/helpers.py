@@ -38,3 +38,10 @@ def running_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def rank_ok(client, **body) -> dict:
+    """POST /rank, which must answer 200; the response's JSON."""
+    response = client.post("/rank", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()

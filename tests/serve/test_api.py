@@ -16,7 +16,7 @@ from shortlister.embeddings.base import build_embedder, save_matrix
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
-from tests.serve.helpers import LOCAL_URL, running_server, tfidf_settings
+from tests.serve.helpers import LOCAL_URL, rank_ok, running_server, tfidf_settings
 
 QUERY = "aspiring human resources"
 
@@ -29,12 +29,6 @@ def state(small_pool_csv):
 @pytest.fixture(scope="module")
 def client(state):
     return TestClient(create_app(state.settings, state=state), base_url=LOCAL_URL)
-
-
-def _rank(client, **body):
-    response = client.post("/rank", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _ids(result):
@@ -64,7 +58,7 @@ def test_health_methods_and_openapi(client, state):
 
 
 def test_rank_returns_the_best_k_with_candidate_fields(client):
-    result = _rank(client, query=QUERY, top_k=7)
+    result = rank_ok(client, query=QUERY, top_k=7)
     items = result["items"]
     assert [i["rank"] for i in items] == list(range(1, 8))
     scores = [i["score"] for i in items]
@@ -75,13 +69,13 @@ def test_rank_returns_the_best_k_with_candidate_fields(client):
     }  # fmt: skip
     assert "resource" in items[0]["title"].lower()
     assert result["method"] == "tfidf" and result["n_candidates"] > 500
-    assert _rank(client, query=QUERY)["top_k"] == 20  # the configured default
+    assert rank_ok(client, query=QUERY)["top_k"] == 20  # the configured default
 
 
 def test_stars_are_pinned_flagged_and_reorder_the_rest(client):
-    before = _rank(client, query=QUERY, top_k=15)
+    before = rank_ok(client, query=QUERY, top_k=15)
     stars = [before["items"][9]["id"], before["items"][4]["id"]]
-    after = _rank(client, query=QUERY, top_k=15, stars=stars)
+    after = rank_ok(client, query=QUERY, top_k=15, stars=stars)
     assert _ids(after)[:2] == stars  # pinned, in star order
     assert [i["starred"] for i in after["items"]] == [True, True] + [False] * 13
     rest_before = [i for i in _ids(before) if i not in stars]
@@ -89,13 +83,13 @@ def test_stars_are_pinned_flagged_and_reorder_the_rest(client):
     # The query vector is reused when only the stars change.
     assert after["timing"]["query_cached"] is True
     # Weight 0: the rest keep the query-only order.
-    neutral = _rank(client, query=QUERY, top_k=15, stars=stars, star_weight=0.0)
+    neutral = rank_ok(client, query=QUERY, top_k=15, stars=stars, star_weight=0.0)
     assert _ids(neutral)[2:] == rest_before[:13]
 
 
 def test_stars_without_a_query_rank_by_the_stars(client):
-    first = _rank(client, query=QUERY, top_k=3)["items"][0]["id"]
-    result = _rank(client, stars=[first], top_k=5)
+    first = rank_ok(client, query=QUERY, top_k=3)["items"][0]["id"]
+    result = rank_ok(client, stars=[first], top_k=5)
     assert result["query"] is None and _ids(result)[0] == first
     assert result["items"][0]["score"] == pytest.approx(1.0, abs=1e-5)
 
@@ -131,7 +125,7 @@ def test_bad_requests_get_a_4xx_that_says_why(client, body, status, error, says)
 
 
 def test_star_count_and_duplicates_are_rejected(client):
-    ids = _ids(_rank(client, query=QUERY, top_k=6))
+    ids = _ids(rank_ok(client, query=QUERY, top_k=6))
     six = client.post("/rank", json={"query": QUERY, "stars": ids})
     assert six.status_code == 422 and "at most 5" in six.json()["detail"]
     dup = client.post("/rank", json={"query": QUERY, "stars": [ids[0], ids[0]]})
@@ -262,7 +256,7 @@ def test_stored_embeddings_are_loaded_when_they_match_the_pool(tmp_path):
     state = build_state(settings)
     assert state.methods["tfidf"].source == "stored"
     client = TestClient(create_app(settings, state=state), base_url=LOCAL_URL)
-    result = _rank(client, query="human resources", top_k=2)
+    result = rank_ok(client, query="human resources", top_k=2)
     assert sorted(_ids(result)) == ["a", "c"]
     assert client.get("/candidates/b").json()["screening_score"] is None
     ids_file.write_text("a\nb\nd\nc\n")  # stale: another order, so it is re-fitted
@@ -353,7 +347,7 @@ def test_pipeline_default_that_cannot_load_falls_back(small_pool_csv, tmp_path):
     assert state.settings.method == "tfidf"
     assert "sbert-tuned" in state.unavailable and "sbert-tuned" not in state.methods
     client = TestClient(create_app(state.settings, state=state), base_url=LOCAL_URL)
-    assert _rank(client, query=QUERY, top_k=3)["method"] == "tfidf"
+    assert rank_ok(client, query=QUERY, top_k=3)["method"] == "tfidf"
     # A method the user chose still has to load.
     with pytest.raises(FileNotFoundError):
         build_state(ServeSettings.from_config(params, method="sbert-tuned"))

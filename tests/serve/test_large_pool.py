@@ -27,7 +27,7 @@ from shortlister.ranking.indexed import embedder_hash
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
-from tests.serve.helpers import LOCAL_URL
+from tests.serve.helpers import LOCAL_URL, rank_ok
 
 N_TITLES, COPIES = 300, 10
 N = N_TITLES * COPIES
@@ -112,12 +112,6 @@ def client(state):
     return TestClient(create_app(state.settings, state=state), base_url=LOCAL_URL)
 
 
-def _rank(client, **body):
-    response = client.post("/rank", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_health_and_methods_report_the_index(client, state):
     health = client.get("/health").json()
     assert health["n_candidates"] == N and health["methods"] == [METHOD, "tfidf"]
@@ -142,7 +136,7 @@ def test_health_and_methods_report_the_index(client, state):
 
 def test_rank_through_the_index(client, state, pool_data, encoded):
     frame, matrix, _ = pool_data
-    result = _rank(client, query=QUERY, top_k=20)
+    result = rank_ok(client, query=QUERY, top_k=20)
     items = result["items"]
     assert len(items) == 20 and result["n_candidates"] == N and result["match"]["matched"]
     assert "nurse" in items[0]["title"].lower()
@@ -160,14 +154,14 @@ def test_rank_through_the_index(client, state, pool_data, encoded):
 
 
 def test_stars_are_pinned_first_through_the_index(client):
-    before = _rank(client, query=QUERY, top_k=15)
+    before = rank_ok(client, query=QUERY, top_k=15)
     far = f"c{N - 1:05d}"  # not among the query's hits: found by id, not by the search
     stars = [before["items"][9]["id"], far]
-    after = _rank(client, query=QUERY, top_k=15, stars=stars)
+    after = rank_ok(client, query=QUERY, top_k=15, stars=stars)
     assert [i["id"] for i in after["items"][:2]] == stars
     assert [i["starred"] for i in after["items"]] == [True, True] + [False] * 13
     assert after["timing"]["query_cached"] is True
-    alone = _rank(client, stars=[far], top_k=5)
+    alone = rank_ok(client, stars=[far], top_k=5)
     assert alone["items"][0]["id"] == far
     assert alone["items"][0]["score"] == pytest.approx(1.0, abs=1e-4)
 
@@ -209,7 +203,7 @@ def test_below_min_pool_the_pool_is_scanned_exactly(params):
     client = TestClient(create_app(exact.settings, state=exact), base_url=LOCAL_URL)
     assert client.get("/health").json()["index"] == {METHOD: None, "tfidf": None}
     assert exact.methods[METHOD].source == "stored"
-    assert _rank(client, query=QUERY, stars=["c00042"], top_k=5)["items"][0]["id"] == "c00042"
+    assert rank_ok(client, query=QUERY, stars=["c00042"], top_k=5)["items"][0]["id"] == "c00042"
 
 
 def test_without_a_stored_index_one_is_built_at_start_up(pool_data, tmp_path):

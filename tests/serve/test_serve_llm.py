@@ -20,7 +20,7 @@ from shortlister.core.errors import ConfigError
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
-from tests.serve.helpers import LOCAL_URL
+from tests.serve.helpers import LOCAL_URL, rank_ok
 
 QUERY = "engineer"  # many matches in the small generated pool
 DEPTH = 6
@@ -51,12 +51,6 @@ def client(small_pool_csv, tiny_llm):
     return _client(llm_settings(small_pool_csv, tiny_llm))
 
 
-def _rank(client, **body):
-    response = client.post("/rank", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _ids(result):
     return [item["id"] for item in result["items"]]
 
@@ -72,8 +66,8 @@ def _assert_permuted_head(llm, first, n_starred=0):
 
 
 def test_reranks_a_permutation_of_the_first_stage(client):
-    first = _rank(client, query=QUERY, method="tfidf", top_k=10)
-    llm = _rank(client, query=QUERY, method="llm", top_k=10)
+    first = rank_ok(client, query=QUERY, method="tfidf", top_k=10)
+    llm = rank_ok(client, query=QUERY, method="llm", top_k=10)
     assert first["llm"] is None
     info = llm["llm"]
     assert info["status"] == "reranked" and info["first_stage"] == "tfidf"
@@ -81,21 +75,21 @@ def test_reranks_a_permutation_of_the_first_stage(client):
     assert not info["cached"] and info["seconds"] > 0
     assert llm["method"] == "llm" and len(llm["items"]) == 10
     _assert_permuted_head(llm, first)
-    again = _rank(client, query=QUERY, method="llm", top_k=8)
+    again = rank_ok(client, query=QUERY, method="llm", top_k=8)
     assert again["llm"]["cached"] and _ids(again) == _ids(llm)[:8]
 
 
 def test_stars_stay_pinned_and_the_llm_orders_the_rest(client):
-    pool = _ids(_rank(client, query=QUERY, method="tfidf", top_k=20))
+    pool = _ids(rank_ok(client, query=QUERY, method="tfidf", top_k=20))
     stars = [pool[12], pool[3]]
-    first = _rank(client, query=QUERY, method="tfidf", stars=stars, top_k=10)
-    llm = _rank(client, query=QUERY, method="llm", stars=stars, top_k=10)
+    first = rank_ok(client, query=QUERY, method="tfidf", stars=stars, top_k=10)
+    llm = rank_ok(client, query=QUERY, method="llm", stars=stars, top_k=10)
     assert llm["llm"]["status"] == "reranked"
     assert _ids(llm)[:2] == stars and [i["starred"] for i in llm["items"][:3]] == [1, 1, 0]
     _assert_permuted_head(llm, first, n_starred=2)
-    alone = _rank(client, method="llm", stars=stars)
+    alone = rank_ok(client, method="llm", stars=stars)
     assert alone["llm"]["status"] == "skipped" and "no query" in alone["llm"]["detail"]
-    assert _ids(alone) == _ids(_rank(client, method="tfidf", stars=stars))
+    assert _ids(alone) == _ids(rank_ok(client, method="tfidf", stars=stars))
 
 
 def test_methods_describe_llm(client):
@@ -116,16 +110,16 @@ def test_methods_describe_llm(client):
 
 def test_timeout_answers_with_the_first_stage(small_pool_csv, tiny_llm):
     client = _client(llm_settings(small_pool_csv, tiny_llm, serve_timeout_s=1e-4))
-    first = _rank(client, query=QUERY, method="tfidf")
-    late = _rank(client, query=QUERY, method="llm")
+    first = rank_ok(client, query=QUERY, method="tfidf")
+    late = rank_ok(client, query=QUERY, method="llm")
     assert late["llm"]["status"] == "timeout" and late["llm"]["timeout_s"] == 1e-4
     assert _ids(late) == _ids(first)
     # Later requests are answered from their own inputs: the late result changes nothing.
     stage = client.app.state.service.methods["llm"].llm
     stage._executor.submit(lambda: None).result(timeout=30)  # the late call has finished
-    other = _rank(client, query="nurse", method="tfidf")
-    assert _ids(_rank(client, query="nurse", method="llm"))[DEPTH:] == _ids(other)[DEPTH:]
-    again = _rank(client, query=QUERY, method="llm")  # the late answer, for its own query
+    other = rank_ok(client, query="nurse", method="tfidf")
+    assert _ids(rank_ok(client, query="nurse", method="llm"))[DEPTH:] == _ids(other)[DEPTH:]
+    again = rank_ok(client, query=QUERY, method="llm")  # the late answer, for its own query
     assert again["llm"]["status"] == "reranked" and again["llm"]["cached"]
     _assert_permuted_head(again, first)
 
@@ -141,9 +135,9 @@ def test_model_failure_answers_with_the_first_stage(small_pool_csv, tiny_llm, mo
     settings = llm_settings(small_pool_csv, tiny_llm, backend="openai", scorer="listwise",
                             openai=api)  # fmt: skip
     client = _client(settings)
-    first = _rank(client, query=QUERY, method="tfidf")
+    first = rank_ok(client, query=QUERY, method="tfidf")
     with caplog.at_level(logging.WARNING, logger="shortlister.serve.llm_rerank"):
-        failed = _rank(client, query=QUERY, method="llm")
+        failed = rank_ok(client, query=QUERY, method="llm")
     assert failed["llm"]["status"] == "error" and failed["llm"]["model"] == "absent"
     assert failed["llm"]["detail"] and _ids(failed) == _ids(first)
     assert "llm re-ranking failed" in caplog.text

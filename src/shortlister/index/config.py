@@ -24,7 +24,7 @@ class IndexConfig:
     nlist: int = 0  # IVF: number of lists; 0 = 4 * sqrt(n)
     nprobe: int = 32  # IVF: lists visited per search
     # Pools with at least this many candidates are searched through the index (CLI,
-    # service); smaller ones are scanned exactly in float32 (faster than any index there).
+    # service); smaller ones are scanned exactly in float32 (exact, and 15 ms at 106k).
     min_pool: int = 200_000
     # build threads, and the int8 scan's per search; 0 = all cores (graph searches: one)
     threads: int = 0
