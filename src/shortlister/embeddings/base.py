@@ -142,8 +142,13 @@ def save_matrix(path_stem: str | Path, matrix: Matrix) -> Path:
 
 
 def _load_mapped(path: Path) -> np.ndarray:
-    """A read-only memory map; random access advised, so sampling rows (the index's
-    fingerprint, the no-match floor) does not read ahead and map most of the file."""
+    """A read-only memory map, random access advised (no read-ahead I/O for sampled rows).
+
+    Rows are read from the page cache on demand. The process's file-backed RSS still grows
+    as rows are touched (the kernel maps whole cached folios): that memory is the page
+    cache's, shared and reclaimable, not the process's own (benchmarks/serve_large.py
+    reports both).
+    """
     matrix = np.load(path, mmap_mode="r")
     handle = getattr(matrix, "_mmap", None)
     if handle is not None and hasattr(mmap_module, "MADV_RANDOM"):
