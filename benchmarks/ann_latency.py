@@ -40,7 +40,7 @@ import pandas as pd
 from shortlister.core.logs import configure_logging
 from shortlister.data.title_corpus import real_titles
 from shortlister.embeddings.base import build_embedder
-from shortlister.index.ann import AnnIndex
+from shortlister.index.ann import AnnIndex, neighbour_recall
 from shortlister.index.config import IndexConfig
 from shortlister.ranking.cosine import top_k
 from shortlister.ranking.indexed import query_hits
@@ -94,11 +94,6 @@ def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return np.stack([top_k(np.einsum("ij,j->i", matrix, q), k) for q in queries])
 
 
-def recall(found: np.ndarray, exact: np.ndarray, k: int) -> float:
-    pairs = zip(found[:, :k], exact[:, :k], strict=True)
-    return float(np.mean([len(set(f.tolist()) & set(e.tolist())) / k for f, e in pairs]))
-
-
 def timed(search, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows found, milliseconds) per query, one query at a time after two warm-ups."""
     for q in queries[:2]:
@@ -119,7 +114,10 @@ def tune(index: AnnIndex, valid: np.ndarray, truth: np.ndarray, target: float) -
     for value in grid:
         index.set_search(IndexConfig(**{key: value}))
         found, ms = timed(lambda q: index.search(q, K)[0][0], valid)
-        sweep[value] = [round(recall(found, truth, 20), 4), round(float(np.median(ms)), 3)]
+        sweep[value] = [
+            round(neighbour_recall(found[:, :20], truth[:, :20]), 4),
+            round(float(np.median(ms)), 3),
+        ]
         if chosen is None and sweep[value][0] >= target:
             chosen = value
         if chosen is not None and value >= 4 * chosen:
@@ -148,8 +146,8 @@ def measure(backend, matrix, valid, test, truth_valid, truth_test, args) -> dict
     row.update(
         p50_ms=round(float(np.median(ms)), 3),
         p99_ms=round(float(np.percentile(ms, 99)), 3),
-        recall_at_20=round(recall(found, truth_test, K), 4),
-        recall_at_100=round(recall(deep, truth_test, DEPTH), 4),
+        recall_at_20=round(neighbour_recall(found[:, :K], truth_test[:, :K]), 4),
+        recall_at_100=round(neighbour_recall(deep[:, :DEPTH], truth_test[:, :DEPTH]), 4),
     )
     print(json.dumps(row), flush=True)
     return row

@@ -34,6 +34,17 @@ _FAISS_CODES = {"int8": "SQ8", "fp16": "SQfp16", "fp32": "Flat"}
 _USEARCH_DTYPES = {"int8": "i8", "fp16": "f16", "fp32": "f32"}
 
 
+def neighbour_recall(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean share of each exact top list (rows of `exact`) that `found` holds; -1 rows
+    (a search that came back short) count as misses."""
+    shares = [
+        len(set(f[f >= 0].tolist()) & set(e.tolist())) / len(e)
+        for f, e in zip(found, exact, strict=True)
+        if len(e)
+    ]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
 class IndexMismatch(DataError):
     """A stored index that was not built from these embeddings (or this model)."""
 

@@ -25,7 +25,7 @@ import numpy as np
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import load_embedder, load_matrix
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
-from shortlister.index.ann import AnnIndex
+from shortlister.index.ann import AnnIndex, neighbour_recall
 from shortlister.index.config import IndexConfig
 from shortlister.ranking.cosine import cosine_scores, top_k
 from shortlister.ranking.indexed import embedder_hash
@@ -35,16 +35,6 @@ from shortlister.stages.tracking import log_metrics
 logger = logging.getLogger(__name__)
 
 DEPTHS = (20, 100)
-
-
-def overlap(found: np.ndarray, exact: np.ndarray) -> float:
-    """Mean share of each exact top list that the index found."""
-    shares = [
-        len(set(f[f >= 0].tolist()) & set(e.tolist())) / len(e)
-        for f, e in zip(found, exact, strict=True)
-        if len(e)
-    ]
-    return float(np.mean(shares)) if shares else float("nan")
 
 
 def index_dataset(
@@ -81,7 +71,7 @@ def index_dataset(
         "index_ms_per_query": round(1000 * (t2 - t1) / max(len(queries), 1), 4),
     }
     for k in DEPTHS:
-        out[f"recall_at_{k}"] = round(overlap(found[:, :k], exact[:, : min(k, depth)]), 4)
+        out[f"recall_at_{k}"] = round(neighbour_recall(found[:, :k], exact[:, : min(k, depth)]), 4)
     qids = dataset.queries["query_id"].tolist()
     exact_run = {
         q: [(ids[r], float(exact_scores[i, r])) for r in exact[i]] for i, q in enumerate(qids)
