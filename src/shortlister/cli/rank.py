@@ -269,3 +269,74 @@ def rank_with_llm(
     for cid, score in ranked:
         scores[rows[cid]] = score
     print_table(pool, [rows[cid] for cid, _ in ranked], scores, set())
+
+
+def cross_settings(params_path: Path | None) -> tuple[dict, dict]:
+    """(cross.* of --params or the defaults, the stage's serving choice: N, weight)."""
+    import json
+
+    from shortlister.cross.scorer import MODEL_DIR, SERVING_FILE
+
+    params = {}
+    if params_path is not None:
+        from shortlister.core.params import load_params
+
+        params = load_params(params_path)
+    models = Path(params.get("paths", {}).get("models", "models"))
+    serving = models / MODEL_DIR / SERVING_FILE
+    if not serving.is_file():
+        fail(f"--method cross-encoder: {serving} not found; run `dvc repro cross_encoder` first")
+    return dict(params.get("cross") or {}), {
+        **json.loads(serving.read_text()),
+        "dir": str(models / MODEL_DIR),
+    }
+
+
+def rank_with_cross(pool, query, batch, out, top_k, params_path, stars=(), star_weight=0.5):
+    """The first stage (cross.rerank.first_stage) re-ranked by the cross-encoder: its top
+    N after the stars, blended as the pipeline chose on validation (serving.json)."""
+    import numpy as np
+
+    from shortlister.cross.config import CrossConfig
+    from shortlister.cross.rerank import rerank_list
+    from shortlister.cross.scorer import CrossScorer
+    from shortlister.evaluation.trec import write_run
+    from shortlister.ranking.pool import CandidatePool
+
+    cross, serving = cross_settings(params_path)
+    cfg = CrossConfig.from_config(cross)
+    first = method_config(serving.get("first_stage", cfg.rerank.first_stage), params_path)
+    ranker = CandidatePool.fit(pool, first, index_config(params_path))
+    scorer = CrossScorer(serving["dir"], cfg.rerank.backend, cfg.train.max_length)
+    ids, titles = pool["id"].tolist(), pool["title"].tolist()
+    depth = int(serving["top_n"])
+
+    def rerank(text: str, order, scores, n_starred: int) -> list[tuple[int, float]]:
+        head = [(int(i), float(scores[i])) for i in order[n_starred:]]
+        cross_scores = scorer.score(text, [titles[i] for i, _ in head[:depth]])
+        mixed = rerank_list(head, cross_scores, depth, float(serving["weight"]))
+        pinned = [(int(i), float(scores[i])) for i in order[:n_starred]]
+        return pinned + mixed
+
+    k = max(top_k, depth)
+    if batch is not None:
+        run = {}
+        for qid, text in zip(batch["query_id"], batch["query"], strict=True):
+            order, scores = ranker.search(text, [], k=k)
+            run[qid] = [(ids[i], s) for i, s in rerank(text, order, scores, 0)[:top_k]]
+        write_run(out, run, tag="cross-encoder")
+        click.echo(f"wrote {len(batch)} queries x top {top_k} to {out}", err=True)
+        return
+    if query is None:
+        fail("--method cross-encoder re-ranks for a --query (stars alone: use its first stage)")
+    if not stars:
+        match = ranker.match(query)
+        if not match.matched:
+            click.echo(f"notice: {match.notice(query, 'cross-encoder')}", err=True)
+            return
+    order, scores = ranker.search(query, list(stars), k=k + len(stars), star_weight=star_weight)
+    ranked = rerank(query, order, scores, len(stars))[: top_k + len(stars)]
+    shown = np.zeros(len(pool))
+    for i, s in ranked:
+        shown[i] = s
+    print_table(pool, [i for i, _ in ranked], shown, set(stars))

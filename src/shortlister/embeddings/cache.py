@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.cache import MARKER, cache_key, cache_path, entry_key, write_marker
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,11 +25,14 @@ class EmbeddingCache:
     Stored as `<dir>/<namespace>/vectors.npy` (float32) + `keys.txt`, loaded whole on first
     use: one read of a contiguous array beats a key-value store for the 10k-1M short
     titles this project sees. Writes go to a temp file and are renamed, so an interrupted
-    run never leaves a torn cache.
+    run never leaves a torn file; the marker (`MARKER`: the namespace's `ident`, the row
+    count and the keys' digest) is written after both, so a pair it does not describe (a
+    flush cut between the two renames, a copied or hand-edited folder) is never used.
     """
 
-    def __init__(self, directory: str | Path, namespace: str) -> None:
-        self.root = Path(directory).expanduser() / namespace
+    def __init__(self, directory: str | Path, namespace: str, ident: str = "") -> None:
+        self.root = cache_path(directory) / namespace
+        self.ident = ident or namespace
         self._index: dict[str, int] | None = None
         self._vectors: np.ndarray | None = None
         self._pending_keys: list[str] = []
@@ -39,13 +44,20 @@ class EmbeddingCache:
         keys_path, vec_path = self.root / "keys.txt", self.root / "vectors.npy"
         self._index, self._vectors = {}, None
         if keys_path.exists() and vec_path.exists():
-            keys = keys_path.read_text().split()
+            text = keys_path.read_text()
+            keys = text.split()
             vectors = np.load(vec_path)
-            if len(keys) == len(vectors):
+            if len(keys) == len(vectors) and entry_key(self.root) == self._key(text, len(keys)):
                 self._index = {k: i for i, k in enumerate(keys)}
                 self._vectors = vectors
-            else:  # a mismatched pair cannot be trusted; start again
-                logger.warning("%s: keys and vectors disagree; ignoring the cache", self.root)
+            else:  # a pair its marker does not describe cannot be trusted; start again
+                logger.warning(
+                    "%s: keys, vectors and marker disagree (or no marker); ignoring the cache",
+                    self.root,
+                )
+
+    def _key(self, keys_text: str, rows: int) -> str:
+        return cache_key({"ident": self.ident, "rows": rows, "keys": text_key(keys_text)})
 
     def __len__(self) -> int:
         self._load()
@@ -84,9 +96,12 @@ class EmbeddingCache:
         keys = sorted(self._index, key=self._index.__getitem__)
         tmp_vec = self.root / f"vectors.{os.getpid()}.tmp.npy"
         tmp_keys = self.root / f"keys.{os.getpid()}.tmp"
+        text = "\n".join(keys) + "\n"
         np.save(tmp_vec, self._vectors)
-        tmp_keys.write_text("\n".join(keys) + "\n")
+        tmp_keys.write_text(text)
+        (self.root / MARKER).unlink(missing_ok=True)  # the pair is in flux until re-marked
         os.replace(tmp_vec, self.root / "vectors.npy")
         os.replace(tmp_keys, self.root / "keys.txt")
+        write_marker(self.root, self._key(text, len(keys)), {"ident": self.ident})
         logger.info("embedding cache %s: %d vectors", self.root, len(keys))
         self._pending_keys.clear()

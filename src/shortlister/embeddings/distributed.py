@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlister.core.cache import cache_dir, cache_path
 from shortlister.core.checks import check_int
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import Embedder, build_embedder, l2_normalise
@@ -56,7 +57,8 @@ class RayConfig:
     shard_rows: int = 10000  # rows per shard file: the unit of resume
     # sbert-tuned: torch, the measured choice (docs/embed_ray.md: int8 is batch-dependent)
     backend: str = "torch"  # method | torch | onnx | onnx-int8
-    shard_dir: str | None = "~/.cache/shortlister/embed-shards"  # None: <emb_dir>/<ds>.shards
+    # In the repository's .cache/ (keyed by model and titles); None: <emb_dir>/<ds>.shards
+    shard_dir: str | None = field(default_factory=lambda: cache_dir("embed-shards"))
     keep_shards: bool = False  # keep shard files after a successful run
     progress: bool = True  # a tqdm bar of titles embedded (Ray Data's own bars are off)
     runtime_env: dict[str, Any] | None = None  # for a cluster: e.g. {"pip": [...]}
@@ -195,7 +197,7 @@ class RayEngine:
         self.ray = ray
         self.cfg = resolve_backend(method_cfg, ray)
         self.embedder: Embedder = build_embedder(self.cfg)  # the driver never loads the model
-        self.work_dir = Path(work_dir).expanduser()
+        self.work_dir = cache_path(work_dir).resolve()  # Ray read tasks run elsewhere
         self.stats = RayStats()
 
     def encode(self, titles: Sequence[str]) -> np.ndarray:

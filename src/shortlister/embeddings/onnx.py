@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.progress import progress
+
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
 ONNX_DIR = "onnx"
+PROGRESS_MIN = 2000  # a bar for at least this many texts, as Sentence-BERT's progress_min
 
 
 class OnnxEncoder:
@@ -40,12 +43,17 @@ class OnnxEncoder:
         self.max_seq_length = max_seq_length
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 128, show_progress: bool | None = None
+    ) -> np.ndarray:
+        """`show_progress`: a bar of batches; None: when there are `PROGRESS_MIN` texts or more."""
         # Longest first, as SentenceTransformer.encode does: batches pad to similar lengths.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         texts = [texts[i] for i in order]
         out = []
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        show = len(texts) >= PROGRESS_MIN if show_progress is None else show_progress
+        for start in progress(starts, desc="encode (onnx)", unit="batch", enabled=show):
             batch = self.tokenizer(
                 list(texts[start : start + batch_size]),
                 padding=True,

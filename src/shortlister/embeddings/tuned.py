@@ -7,16 +7,23 @@ torch or, with `backend: onnx` / `onnx-int8`, by ONNX Runtime from the folder's 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from shortlister.core.cache import cache_key, folder_digest, versions
 from shortlister.core.errors import ConfigError
 from shortlister.embeddings.base import register
-from shortlister.embeddings.sbert import SbertConfig, SbertEmbedder
+from shortlister.embeddings.onnx import ONNX_DIR
+from shortlister.embeddings.sbert import (
+    NOT_WEIGHTS,
+    RUNTIME,
+    SbertConfig,
+    SbertEmbedder,
+    resolved_device,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,20 +83,22 @@ class TunedEmbedder(SbertEmbedder):
         return self
 
     def _cache_ident(self) -> str:
-        # Retraining rewrites the same folder: the weights' hash keys the cache.
-        return f"{self._weights_digest()}|{self.config.max_seq_length}|{self.config.backend}"
-
-    def _weights_digest(self) -> str:
+        # Retraining rewrites the same folder: its files' digest keys the cache (the ONNX
+        # export's too when a backend runs it), with the settings and library versions.
         directory = self._model_dir()
-        for name in WEIGHTS:
-            path = directory / name
-            if path.is_file():
-                digest = hashlib.sha1()
-                with path.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 22), b""):
-                        digest.update(block)
-                return digest.hexdigest()
-        raise FileNotFoundError(f"{directory}: no model weights ({' or '.join(WEIGHTS)})")
+        if not any((directory / name).is_file() for name in WEIGHTS):
+            raise FileNotFoundError(f"{directory}: no model weights ({' or '.join(WEIGHTS)})")
+        torch_backend = self.config.backend == "torch"
+        skip = NOT_WEIGHTS if torch_backend else tuple(n for n in NOT_WEIGHTS if n != ONNX_DIR)
+        return cache_key(
+            {
+                "folder": folder_digest(directory, skip=skip),
+                "max_seq_length": self.config.max_seq_length,
+                "backend": self.config.backend,
+                "device": resolved_device(self.config.device) if torch_backend else "onnxruntime",
+                "versions": versions((*RUNTIME, "onnxruntime")),
+            }
+        )
 
     def _encode_model(self, texts: list[str]) -> np.ndarray:
         if self.config.backend == "torch":

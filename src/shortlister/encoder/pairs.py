@@ -191,7 +191,7 @@ def graded_pairs(
             partners.append(int(rng.integers(len(table))))
             for j in partners:
                 if j is not None and j != i:
-                    score = _relation_score(i, j, occs, groups, linked, cfg.scores)
+                    score = relation_score(i, j, occs, groups, linked, cfg.scores)
                     rows.append((titles[i], titles[j], score))
     return pd.DataFrame(rows, columns=["sentence1", "sentence2", "score"])
 
@@ -210,7 +210,7 @@ def _pick(
     return None
 
 
-def _relation_score(
+def relation_score(
     i: int,
     j: int,
     occs: np.ndarray,

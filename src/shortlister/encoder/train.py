@@ -9,8 +9,10 @@ synonyms above everything else.
 
 Each phase has a step budget (reproducible) and a wall-time cap (a safety net on a busy
 machine), warmup, a fixed seed, a progress bar, and checkpoints under
-`checkpoint_dir/<fingerprint>/<phase>/`, which a re-run with the same pairs and config
-resumes from (a finished phase resumes at its last step and costs nothing).
+`checkpoint_dir/<fingerprint>/<phase>-<digest of its starting weights>/`, which a re-run
+with the same pairs, config, base model and libraries resumes from: a resumed run saves
+the weights an uninterrupted one does (tests/test_resume.py), and a finished phase
+resumes at its last step and costs nothing. Only complete checkpoints are resumed from.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,8 +31,9 @@ from typing import Any
 import pandas as pd
 
 from shortlister.core.budget import time_budget_callback
+from shortlister.core.cache import cache_dir, cache_path, last_complete_checkpoint, versions
 from shortlister.core.checks import build, check_choice, check_int, check_number
-from shortlister.embeddings.sbert import resolve_model
+from shortlister.embeddings.sbert import RUNTIME, model_identity, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +84,8 @@ class TrainConfig:
     # The word-embedding matrix is half of MiniLM's weights: frozen, a CPU step is cheaper
     # and the 30k token vectors (most unseen in titles) cannot drift.
     freeze_embeddings: bool = True
-    checkpoint_dir: str | None = "~/.cache/shortlister/encoder-checkpoints"  # None: off
+    # In the repository's .cache/ (conf: .cache/encoder-checkpoints); None: off.
+    checkpoint_dir: str | None = field(default_factory=lambda: cache_dir("encoder-checkpoints"))
     synonyms: PhaseConfig = field(default_factory=PhaseConfig)
     relatedness: PhaseConfig = field(default_factory=lambda: _relatedness_defaults())
 
@@ -120,10 +125,24 @@ class PhaseResult:
         return asdict(self)
 
 
+# Libraries whose versions change a training run (numerics, sampling, the loop itself).
+TRAINING_LIBRARIES = (*RUNTIME, "accelerate", "datasets")
+# Settings that say where checkpoints go and when a run stops, not what it trains: a run
+# stopped by its wall-time budget resumes under a larger one (tests/test_resume.py).
+NOT_TRAINING = ("checkpoint_dir",)
+NOT_TRAINING_PHASE = ("max_minutes", "checkpoint_steps")
+
+
 def fingerprint(cfg: TrainConfig, synonyms: pd.DataFrame, graded: pd.DataFrame) -> str:
-    """Changes with anything that changes training: config and the exact pairs (graded
-    pairs only when the relatedness phase trains on them)."""
-    digest = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True, default=str).encode())
+    """Changes with anything that changes training: the config, the exact pairs (graded
+    pairs only when the relatedness phase trains on them), the base model's files and the
+    training libraries' versions. The checkpoints of another fingerprint are never resumed."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in NOT_TRAINING}
+    for phase in ("synonyms", "relatedness"):
+        settings[phase] = {k: v for k, v in settings[phase].items() if k not in NOT_TRAINING_PHASE}
+    settings["base"] = model_identity(cfg.base_model)
+    settings["versions"] = versions(TRAINING_LIBRARIES)
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
     for frame in (synonyms, graded) if cfg.relatedness.enabled else (synonyms,):
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -165,6 +184,32 @@ def phase_steps(phase: PhaseConfig, n_pairs: int) -> int:
     return max(1, min(phase.max_steps, math.ceil(phase.max_epochs * per_epoch)))
 
 
+def weights_digest(model) -> str:
+    """A digest of the model's current weights (names, dtypes, shapes and bytes)."""
+    import torch
+
+    digest = hashlib.sha1()
+    for key, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{key}|{flat.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def phase_checkpoints(checkpoint_dir: Path, name: str, model) -> Path:
+    """`<checkpoint_dir>/<name>-<digest of the weights it starts from>`: phase 2's
+    checkpoints are of one phase-1 result (a phase 1 cut short by its time budget and
+    resumed later starts a new phase 2, never the one trained on the short result).
+    Other starting points' folders of this phase are removed."""
+    out_dir = checkpoint_dir / f"{name}-{weights_digest(model)[:12]}"
+    if checkpoint_dir.is_dir():
+        for stale in checkpoint_dir.glob(f"{name}*"):
+            if stale.is_dir() and stale != out_dir:
+                logger.info("%s: removing checkpoints of another starting point", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+    return out_dir
+
+
 def train_phase(
     model,
     name: str,
@@ -181,11 +226,10 @@ def train_phase(
         SentenceTransformerTrainingArguments,
     )
     from sentence_transformers.training_args import BatchSamplers
-    from transformers.trainer_utils import get_last_checkpoint
 
-    out_dir = checkpoint_dir / name if checkpoint_dir else scratch / name
+    out_dir = phase_checkpoints(checkpoint_dir, name, model) if checkpoint_dir else scratch / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    resume = get_last_checkpoint(str(out_dir)) if checkpoint_dir else None
+    resume = last_complete_checkpoint(out_dir) if checkpoint_dir else None
     resumed_from = int(Path(resume).name.split("-")[-1]) if resume else 0
     in_batch = phase.loss in PHASE1_LOSSES
     steps = phase_steps(phase, len(frame))
@@ -220,17 +264,25 @@ def train_phase(
     if resume:
         logger.info("%s: resuming from %s", name, resume)
     t0 = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
+    if resume and resumed_from >= steps:
+        # A finished phase: its final weights. (Trainer would take one more step, at a
+        # learning rate of 0, when the last step falls inside an epoch.)
+        from transformers import TrainerState
+
+        trainer._load_from_checkpoint(resume)
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - t0
     steps = int(trainer.state.global_step)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     logger.info(
-        "%s: %d steps (from %d) in %.0fs, training loss %.4f",
+        "%s: %d steps (from %d) in %.0fs, last logged loss %s",
         name,
         steps,
         resumed_from,
         seconds,
-        output.training_loss,
+        f"{losses[-1]:.4f}" if losses else "-",
     )
     return PhaseResult(
         name=name,
@@ -260,7 +312,7 @@ def train_encoder(
     key = fingerprint(cfg, synonyms, graded)
     checkpoints = None
     if cfg.checkpoint_dir:
-        checkpoints = Path(cfg.checkpoint_dir).expanduser() / key
+        checkpoints = cache_path(cfg.checkpoint_dir) / key
     model = load_base(cfg)
     results = []
     if cfg.synonyms.enabled and len(synonyms):

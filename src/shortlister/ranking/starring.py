@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shortlister.core.errors import ConfigError
+from shortlister.core.progress import progress
 from shortlister.embeddings.base import Matrix
 from shortlister.evaluation.metrics import GAINS, ndcg_at_k
 from shortlister.evaluation.trec import Qrels
@@ -165,7 +166,7 @@ def starring_effect(
         raise ValueError("expected one query vector per query id")
     position = {cid: i for i, cid in enumerate(ids)}
     rows = []
-    for i, qid in enumerate(query_ids):
+    for i, qid in enumerate(progress(query_ids, desc="starring", unit="query")):
         rows.extend(
             _query_rows(
                 matrix, ids, position, qid, query_vectors[i : i + 1], qrels.get(qid, {}), cfg

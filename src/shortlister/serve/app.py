@@ -219,7 +219,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
     t1 = time.perf_counter()
     weight = settings.star_weight if req.star_weight is None else req.star_weight
     stage = state.methods[method].llm
-    # Method llm: the first stage's top `depth` after the stars, for the LLM to re-rank.
+    # Methods llm and cross-encoder: the first stage's top `depth` after the stars, re-ranked.
     n_first = top_k if stage is None else max(top_k, len(req.stars) + stage.depth)
     result = ranker.rank_scores(
         scores, req.stars, k=n_first, star_weight=weight, max_stars=settings.max_stars
@@ -238,8 +238,9 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
     if stage is not None:
         ids, titles = state.titles
         order, outcome = stage.rerank_order(
-            query, order, result.n_starred, ids, titles, matched=match is None or match.matched
-        )
+            query, order, result.n_starred, ids, titles,
+            matched=match is None or match.matched, scores=result.scores,
+        )  # fmt: skip
         order, llm = order[: max(top_k, result.n_starred)], LLMInfo(**outcome.as_dict())
     items = [
         RankedItem(

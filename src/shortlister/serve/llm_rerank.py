@@ -112,12 +112,13 @@ class LLMStage:
 
     def rerank_order(
         self, query: str | None, order: Sequence[int], n_starred: int, ids: Sequence[str],
-        titles: Sequence[str], *, matched: bool = True,
+        titles: Sequence[str], *, matched: bool = True, scores: Any = None,
     ) -> tuple[list[int], LLMOutcome]:  # fmt: skip
         """`order` (pool rows, starred first) with its `depth` rows after the stars re-ranked.
 
         The first stage's order comes back unchanged, with the reason, when the LLM is
-        skipped (no query, nothing matched), times out or fails.
+        skipped (no query, nothing matched), times out or fails. `scores` (the first
+        stage's) are not used: the LLM orders by the texts alone.
         """
         order = [int(i) for i in order]
         head = order[n_starred : n_starred + self.depth]

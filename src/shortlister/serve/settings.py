@@ -65,6 +65,7 @@ class ServeSettings:
     # index.min_pool candidates are searched through <paths.models>/index/<method>/default).
     method_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     llm: Mapping[str, Any] = field(default_factory=dict)
+    cross: Mapping[str, Any] = field(default_factory=dict)  # method cross-encoder: cross.*
     clean: Mapping[str, Any] = field(default_factory=dict)
     index: Mapping[str, Any] = field(default_factory=dict)  # {}: IndexConfig()'s defaults
     paths: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
@@ -161,6 +162,7 @@ class ServeSettings:
             serve["method_from_pipeline"] = True
         serve.setdefault("method_configs", params.get("methods", {}))
         serve.setdefault("llm", params.get("llm") or {})
+        serve.setdefault("cross", params.get("cross") or {})
         serve.setdefault("clean", params.get("data", {}).get("clean", {}))
         serve.setdefault("index", params.get("index") or {})
         serve.setdefault("paths", {k: v for k, v in params.get("paths", {}).items()})

@@ -17,55 +17,18 @@ from shortlister.core.errors import ConfigError, DataError
 from shortlister.data.clean import CleanConfig, clean_candidates
 from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
-from shortlister.index.ann import AnnIndex, IndexMismatch
+from shortlister.index.ann import IndexMismatch
 from shortlister.ranking.pool import CandidatePool
-from shortlister.serve.llm_rerank import LLM_METHOD, LLMStage
+from shortlister.serve.method_state import MethodState
+from shortlister.serve.second_stage import SECOND_STAGES, llm_config, load_second_stage
 from shortlister.serve.settings import ServeSettings
 
 if TYPE_CHECKING:  # torch: imported when a learned ranker is loaded (load_learned), not before
-    from shortlister.ranking.ltr.pool import LearnedRanker
+    pass
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_POOL = "default"  # the dataset name the embed stage stores the default pool under
-
-
-@dataclass
-class MethodState:
-    name: str
-    ranker: CandidatePool | LearnedRanker
-    # "stored" (embed stage), "fitted" (at start-up), "trained" (learned ranker) or "llm"
-    # (the LLM over a first stage, whose ranker this then is)
-    source: str
-    load_seconds: float
-    llm: LLMStage | None = None
-    index_stored: bool = False  # the index is the pipeline's (index@<method>), not built now
-
-    def index_info(self) -> dict[str, Any] | None:
-        """The ANN index the pool is searched through; None: an exact scan."""
-        index = getattr(self.ranker, "index", None)
-        if not isinstance(index, AnnIndex):  # (a learned ranker's `index` is its features)
-            return None
-        return {
-            "backend": index.name,
-            "n": index.n,
-            "storage": index.manifest.params.get("storage", "int8"),
-            "ef_search": index.cfg.ef_search if index.name.endswith("-hnsw") else None,
-            "nprobe": index.cfg.nprobe if index.name == "faiss-ivf" else None,
-            "stored": self.index_stored,
-        }
-
-    def describe(self) -> dict[str, Any]:
-        matrix = self.ranker.matrix
-        return {
-            "name": self.name,
-            "source": self.source,
-            "dimension": int(matrix.shape[1]),
-            "sparse": bool(sp.issparse(matrix)),
-            "load_seconds": round(self.load_seconds, 3),
-            "llm": None if self.llm is None else self.llm.describe(),
-            "index": self.index_info(),
-        }
 
 
 @dataclass
@@ -296,12 +259,12 @@ def build_state(settings: ServeSettings) -> ServiceState:
     methods: dict[str, MethodState] = {}
     unavailable: dict[str, str] = {}
     try:
-        llm_cfg = _llm_config(settings)
+        llm_cfg = llm_config(settings)
     except ConfigError:
         llm_cfg = None  # reported when method llm is loaded, below
     for method in settings.methods:
-        if method in (settings.ltr_name, LLM_METHOD):
-            continue  # the learned ranker and the LLM, loaded below
+        if method == settings.ltr_name or method in SECOND_STAGES:
+            continue  # the learned ranker and the second stages, loaded below
         try:
             methods[method] = load_method(settings, pool, source, method)
         except IndexMismatch:
@@ -332,54 +295,17 @@ def build_state(settings: ServeSettings) -> ServiceState:
             logger.info(
                 "%s ready: %d candidates indexed (%.2fs)", state.name, len(pool), state.load_seconds
             )
-    if LLM_METHOD in settings.methods:
+    for name in (m for m in SECOND_STAGES if m in settings.methods):
         try:
-            methods[LLM_METHOD] = load_llm(settings, llm_cfg, methods)
+            methods[name] = load_second_stage(name, settings, llm_cfg, methods)
         except Exception as exc:  # an optional model: any failure to load it is reported
-            if settings.method == LLM_METHOD:
-                raise ConfigError(f"serve: method llm cannot be served: {exc}") from exc
-            unavailable[LLM_METHOD] = str(exc)
-            logger.warning("method llm not served: %s", exc)
+            if settings.method == name:
+                raise ConfigError(f"serve: method {name} cannot be served: {exc}") from exc
+            unavailable[name] = str(exc)
+            logger.warning("method %s not served: %s", name, exc)
     if settings.method not in methods:
         settings.method = fallback_default(settings, methods, unavailable)
     return ServiceState(settings, pool, source, methods, unavailable)
-
-
-def _llm_config(settings: ServeSettings) -> Any:
-    """llm.* when method llm is served; its first stage joins the methods to load when no
-    other method is served (`serve --method llm` alone)."""
-    if LLM_METHOD not in settings.methods:
-        return None
-    from shortlister.llm.config import LLMConfig
-
-    cfg = LLMConfig.from_config(settings.llm)
-    if all(m == LLM_METHOD for m in settings.methods):
-        wanted = [cfg.first_stage, cfg.first_stage_fallback]
-        extra = [
-            m for m in wanted if m and (m in available_methods() or m in settings.method_configs)
-        ]
-        settings.methods = [*settings.methods, *dict.fromkeys(extra)]
-    return cfg
-
-
-def load_llm(settings: ServeSettings, cfg: Any, methods: Mapping[str, MethodState]) -> MethodState:
-    """Method llm over the first served of llm.first_stage, its fallback, the default."""
-    if cfg is None:
-        cfg = _llm_config(settings)
-    order = [cfg.first_stage, cfg.first_stage_fallback, settings.method, *methods]
-    first = next((m for m in order if m and m != LLM_METHOD and m in methods), None)
-    if first is None:
-        raise ConfigError(
-            f"no first-stage method served (llm.first_stage {cfg.first_stage!r}, "
-            f"llm.first_stage_fallback {cfg.first_stage_fallback!r})"
-        )
-    t0 = time.perf_counter()
-    stage = LLMStage.load(cfg, first)
-    logger.info(
-        "llm ready: %s re-ranks the top %d of %s within %gs (%.2fs)",
-        stage.model, stage.depth, first, stage.timeout_s, stage.load_seconds,
-    )  # fmt: skip
-    return MethodState(LLM_METHOD, methods[first].ranker, "llm", time.perf_counter() - t0, stage)
 
 
 def fallback_default(

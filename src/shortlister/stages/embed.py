@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.progress import progress
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import build_embedder, save_matrix
 from shortlister.embeddings.distributed import EmbedConfig, embed_with_ray, ray_unsupported
@@ -113,7 +114,8 @@ def run(params: dict[str, Any], method: str) -> dict[str, float]:
     model_dir = Path(paths["models"]) / method
     emb_dir = Path(paths["embeddings"]) / method
     metrics: dict[str, float] = {}
-    for dataset in load_datasets(params):
+    # Sentence-BERT methods add a bar of their own per pool of at least `progress_min` titles.
+    for dataset in progress(load_datasets(params), desc=f"embed {method}", unit="pool"):
         metrics.update(embed_dataset(method_cfg, dataset, model_dir, emb_dir, params.get("embed")))
     # Read by the evaluate stage for the comparison table (cost next to quality).
     write_json(emb_dir / "stats.json", metrics)

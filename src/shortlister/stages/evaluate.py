@@ -2,7 +2,8 @@
 
 Writes reports/metrics.json (the DVC metric the CI gate reads), a comparison table
 and plot, per-query scores, and one MLflow child run per method so `mlflow ui`
-compares methods side by side.
+compares methods side by side. Last, reports/timings.json and .md: every stage's wall
+time (stages/timings.py), this one's included.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import pandas as pd
 
 from shortlister.data.datasets import Dataset, external_status, load_datasets
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run, metric_names
+from shortlister.evaluation.significance import paired_table
 from shortlister.evaluation.trec import read_run
-from shortlister.stages.common import start, tracked, write_json
+from shortlister.stages.common import stage_timing, start, tracked, write_json
+from shortlister.stages.timings import write_timings
 from shortlister.stages.tracking import child_run, log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
@@ -53,9 +56,20 @@ def evaluate_method(
     return results, pd.concat(per_query, ignore_index=True)
 
 
+CROSS_RUN = "cross-encoder"
+
+
 def compared_methods(params: dict[str, Any]) -> list[str]:
-    """Embedding methods (cosine ranking) and learned rankers, each with runs/<name>/."""
-    return [*params["methods"], *params.get("rankers", {})]
+    """Embedding methods (cosine ranking), the cross-encoder second stage (when configured)
+    and learned rankers, each with runs/<name>/."""
+    cross = [CROSS_RUN] if "cross" in params else []
+    return [*params["methods"], *cross, *params.get("rankers", {})]
+
+
+def second_stages(params: dict[str, Any]) -> tuple[str, list[str]]:
+    """The first stage the second stages re-rank, and the second stages (paired tests)."""
+    first = params.get("cross", {}).get("rerank", {}).get("first_stage", "sbert-tuned")
+    return first, [m for m in compared_methods(params) if m not in params["methods"]]
 
 
 LLM_RUN = "llm"
@@ -95,6 +109,8 @@ def in_domain_runs(params: dict[str, Any]) -> set[tuple[str, str]]:
     seen = params.get("encoder", {}).get("seen_benchmarks") or []
     tuned = {m for m, cfg in params["methods"].items() if cfg.get("name") == "sbert-tuned"}
     tuned |= {r for r, cfg in params.get("rankers", {}).items() if cfg.get("encoder") in tuned}
+    if "cross" in params and tuned:  # trained on the same sources' titles
+        tuned.add(CROSS_RUN)
     return {(dataset, method) for dataset in seen for method in tuned}
 
 
@@ -149,6 +165,41 @@ def plot_comparison(table: pd.DataFrame, names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def write_significance(params: dict[str, Any], per_query: pd.DataFrame, reports: Path) -> None:
+    """reports/significance.{json,md}: each second stage against the first stage it
+    re-ranks, paired per query (t-test, Wilcoxon, bootstrap CI of the mean difference)."""
+    first, seconds = second_stages(params)
+    present = [m for m in seconds if m in set(per_query["method"])]
+    if first not in set(per_query["method"]) or not present:
+        return
+    table = paired_table(per_query, first, present)
+    write_json(reports / "significance.json", {"baseline": first, "rows": table.to_dict("records")})
+    shown = table[
+        [
+            "dataset",
+            "split",
+            "method",
+            "metric",
+            "baseline_mean",
+            "method_mean",
+            "mean_diff",
+            "ci_low",
+            "ci_high",
+            "p_t",
+            "p_wilcoxon",
+            "wins",
+            "losses",
+            "n_queries",
+        ]
+    ]
+    (reports / "significance.md").write_text(
+        f"Paired per-query tests against `{first}` (the first stage the second stages "
+        "re-rank). `mean_diff` = method - baseline; CI: bootstrap 95%.\n\n"
+        + shown.to_markdown(index=False, floatfmt=".4f")
+        + "\n"
+    )
+
+
 def run(params: dict[str, Any]) -> dict[str, Any]:
     cfg = MetricConfig.from_config(params["evaluation"])
     names = metric_names(cfg)
@@ -184,7 +235,9 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
         + "\n"
     )
     plot_comparison(table, names, reports / "figures" / "comparison.png")
-    pd.concat(per_query, ignore_index=True).to_csv(reports / "per_query.csv", index=False)
+    per_query_frame = pd.concat(per_query, ignore_index=True)
+    per_query_frame.to_csv(reports / "per_query.csv", index=False)
+    write_significance(params, per_query_frame, reports)
     status = {name: external_status(params, name) for name in params["data"]["external"]}
     write_json(
         reports / "benchmarks.json",
@@ -196,7 +249,8 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     params = start()
-    with tracked("evaluate", params, params["evaluation"]):
+    # No reports/timings/evaluate.json: this stage depends on that folder (dvc.yaml).
+    with tracked("evaluate", params, params["evaluation"], timing_file=False):
         metrics = run(params)
         reports = Path(params["paths"]["reports"])
         selected = params["embeddings"]["name"]
@@ -217,6 +271,9 @@ def main() -> None:
                 log_metrics(embed_stats(params, method), prefix="cost.")
         for name in ("metrics.json", "comparison.md", "figures/comparison.png", "per_query.csv"):
             log_artifact(reports / name)
+        timings = write_timings(reports, stage_timing("evaluate"))
+        log_metrics({"pipeline_wall_seconds": timings["total_wall_seconds"]})
+        log_artifact(reports / "timings.md")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlister.core.progress import progress
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import load_embedder, load_matrix
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
@@ -94,7 +95,7 @@ def run(params: dict[str, Any], method: str) -> dict[str, float]:
     cfg = IndexConfig.from_config(params["index"])
     metrics_cfg = MetricConfig.from_config(params["evaluation"])
     result: dict[str, float | str] = {"backend": cfg.backend}
-    for dataset in load_datasets(params):
+    for dataset in progress(load_datasets(params), desc=f"index {method}", unit="pool"):
         result.update(
             index_dataset(
                 dataset,

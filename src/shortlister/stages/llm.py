@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from shortlister.core.errors import ConfigError
+from shortlister.core.progress import progress
 from shortlister.data.datasets import Dataset, dataset_names, load_datasets
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
 from shortlister.evaluation.trec import Run, read_run, write_run
@@ -204,16 +205,20 @@ def run(params: dict[str, Any], backend: LLMBackend | None = None) -> dict[str, 
         base, _ = evaluate_run(first, ds.qrels, mcfg, query_ids=[q for q, _ in queries])
         per_dataset[ds.name] = {"query_ids": [q for q, _ in queries], "first_stage": base}
     cache: dict[str, Any] = {}
+    bar = progress(total=len(plan) * len(datasets), desc=NAME, unit="run")
     for scorer, variant, adapter in plan:
         reranker = build_variant(cfg, scorer, adapter, backend, cache)
         key = f"{scorer}/{variant}"
         write_sample_prompt(out, key, reranker, datasets[0], cfg, stage)
         for ds in datasets:
+            bar.set_postfix_str(f"{key} on {ds.name}")
             result, run_ = evaluate_variant(params, reranker, ds, stage, cfg)
+            bar.update()
             result["adapter"] = adapter
             per_dataset[ds.name].setdefault("variants", {})[key] = result
             if key == chosen:
                 write_run(out / f"{ds.name}.trec", run_, tag=NAME)
+    bar.close()
     cache.clear()
     report.update(
         status="ok",

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shortlister.core.progress import progress
 from shortlister.data.datasets import Dataset, load_datasets
 from shortlister.embeddings.base import load_embedder, load_matrix
 from shortlister.evaluation.trec import write_run
@@ -44,7 +45,7 @@ def run(params: dict[str, Any], method: str) -> dict[str, float]:
     paths = params["paths"]
     depth = int(params["evaluation"]["run_depth"])
     metrics: dict[str, float] = {}
-    for dataset in load_datasets(params):
+    for dataset in progress(load_datasets(params), desc=f"rank {method}", unit="pool"):
         metrics.update(
             rank_dataset(
                 method,

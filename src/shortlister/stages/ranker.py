@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlister.core.progress import progress
 from shortlister.data.datasets import DEFAULT, Dataset, load_datasets
 from shortlister.embeddings.base import Embedder, load_embedder, load_matrix
 from shortlister.evaluation.trec import write_run
@@ -106,7 +107,9 @@ def write_dataset_run(
     t0 = time.perf_counter()
     run, ties = {}, {}
     queries = dataset.queries
-    for row, (qid, split) in enumerate(zip(queries["query_id"], queries["split"], strict=True)):
+    pairs = zip(queries["query_id"], queries["split"], strict=True)
+    bar = progress(pairs, total=len(queries), desc=f"{ranker.name} {dataset.name}", unit="query")
+    for row, (qid, split) in enumerate(bar):
         scores = ranker.rerank(index, qs, row)
         run[qid] = rank(index.ids, scores, depth)
         ties.setdefault(split, []).append(tie_rate(scores, 10))

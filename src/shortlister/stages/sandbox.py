@@ -68,7 +68,9 @@ def outside_path_overrides(root: Path, params: Mapping, prefix: str = "") -> lis
 
 
 def pipeline_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **GIT_ENV, "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    # Output is captured: no progress bars (core/progress.py) unless the caller's env asks.
+    env = {"SHORTLISTER_NO_PROGRESS": "1", **os.environ, **GIT_ENV}
+    env.update({"HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"})
     # Stage commands say `python`: make it this interpreter (the project's venv).
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from shortlister.core.budget import time_budget_callback
+from shortlister.core.cache import cache_dir
+from shortlister.core.progress import progress_enabled
 from shortlister.llm.finetune import report
 from shortlister.llm.finetune.adapter import get_peft_config, save_adapter
 from shortlister.llm.finetune.config import FinetuneConfig
@@ -87,6 +89,7 @@ def sft_config(
         eval_steps=cfg.eval_steps,
         save_strategy="no",
         report_to="none",  # MLflow is logged by the stage, in its own run tree
+        disable_tqdm=not progress_enabled(),  # the step bar, under `dvc repro` too
         include_num_input_tokens_seen="non_padding",
         prediction_loss_only=True,
         dataloader_num_workers=0,
@@ -100,7 +103,7 @@ def train_adapter(
     out_dir: str | Path,
     prompt: PromptSpec,
     scorer: str = "listwise",
-    model_cache: str | Path = "~/.cache/shortlister/models",
+    model_cache: str | Path | None = None,  # None: the built-in default, like llm.model_cache
 ) -> dict[str, Any]:
     """Train LoRA (QLoRA when 4-bit) with trl's SFTTrainer; save adapter + tokenizer to `out_dir`.
 
@@ -116,7 +119,7 @@ def train_adapter(
     device = resolve_device(cfg)
     set_seed(cfg.seed)  # LoRA's A matrices are initialised randomly
     reset_peak_memory(device)
-    model, tokenizer = load_base_model(cfg, device, model_cache)
+    model, tokenizer = load_base_model(cfg, device, model_cache or cache_dir("models"))
     builder = prompt.builder(tokenizer)
     plan = TrainPlan.of(cfg, scorer)
 

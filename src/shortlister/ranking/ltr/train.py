@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from shortlister.core.errors import ConfigError
+from shortlister.core.progress import progress
 from shortlister.evaluation.metrics import ndcg_at_k
 from shortlister.ranking.features import FeatureScaler
 from shortlister.ranking.ltr.config import LtrConfig
@@ -112,18 +113,21 @@ def _train(
     best_ndcg = list_ndcg(model, scaler, evaluate, cfg.eval_k)
     history = [{"epoch": 0, "train_loss": math.nan, "val_ndcg": best_ndcg}]
     best_state, best_epoch, train_seconds = copy.deepcopy(model.state_dict()), 0, 0.0
-    for epoch in range(1, cfg.epochs + 1):
+    epochs = progress(range(1, cfg.epochs + 1), desc=f"{cfg.name}: train", unit="epoch")
+    for epoch in epochs:
         t0 = time.perf_counter()
         loss = _train_epoch(model, optimiser, cfg, x, y, valid, generator)
         train_seconds += time.perf_counter() - t0
         val = list_ndcg(model, scaler, evaluate, cfg.eval_k)
         history.append({"epoch": epoch, "train_loss": loss, "val_ndcg": val})
         logger.info("epoch %3d  loss %.4f  val ndcg@%d %.4f", epoch, loss, cfg.eval_k, val)
+        epochs.set_postfix(val_ndcg=f"{val:.4f}", refresh=False)
         if val > best_ndcg:
             best_ndcg, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch > cfg.patience:
             logger.info("early stop at epoch %d (best %d)", epoch, best_epoch)
             break
+    epochs.close()
     model.load_state_dict(best_state)
     model.eval()
     epochs_run = history[-1]["epoch"]
