@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from shortlister.embeddings.onnx import INT8_FILE, ONNX_DIR, ONNX_FILE
+from shortlister.encoder.export import quantize_int8
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,7 @@ def export_cross_onnx(model_dir: str | Path, int8: bool = True) -> dict[str, str
         )
     paths = {"onnx": str(path)}
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # the quantiser logs one INFO line per tensor
-        try:
-            quantize_dynamic(str(path), str(out_dir / INT8_FILE), weight_type=QuantType.QInt8)
-        finally:
-            root.setLevel(level)
+        quantize_int8(path, out_dir / INT8_FILE)
         paths["onnx_int8"] = str(out_dir / INT8_FILE)
     logger.info("cross-encoder ONNX export: %s", paths)
     return paths

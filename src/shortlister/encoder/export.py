@@ -44,6 +44,19 @@ def _pooled_module(model):
     return MeanPooled().eval()
 
 
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantisation of an ONNX graph's weights (activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantiser logs one INFO line per tensor
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+
+
 def export_onnx(model_dir: str | Path, int8: bool = True) -> dict[str, str]:
     """Write `<model_dir>/onnx/model.onnx` (and `model_int8.onnx`); returns their paths."""
     import torch
@@ -73,15 +86,7 @@ def export_onnx(model_dir: str | Path, int8: bool = True) -> dict[str, str]:
         )
     paths = {"onnx": str(path)}
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # the quantiser logs one INFO line per tensor
-        try:
-            quantize_dynamic(str(path), str(out_dir / INT8_FILE), weight_type=QuantType.QInt8)
-        finally:
-            root.setLevel(level)
+        quantize_int8(path, out_dir / INT8_FILE)
         paths["onnx_int8"] = str(out_dir / INT8_FILE)
     logger.info("ONNX export: %s", paths)
     return paths
