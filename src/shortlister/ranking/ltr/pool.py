@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from shortlister.ranking.features import PoolIndex, build_pool_index, score_queries
+from shortlister.ranking.features import PoolIndex, build_pool_index
 from shortlister.ranking.ltr.ranker import LtrRanker
 from shortlister.ranking.nomatch import MatchReport
 from shortlister.ranking.pool import CandidatePool, LRUCache
@@ -114,9 +114,7 @@ class LearnedRanker:
             return scores, True
         vector, cached = self.stars.encode_query(query)
         with self._lock:  # the model and the query-side scorers, one request at a time
-            qs = score_queries(
-                self.index, [query], self.ltr.sbert, vectors=np.asarray(vector, np.float32)
-            )
+            qs = self.ltr.query_scores(self.index, [query], np.asarray(vector, np.float32))
             scores = self.ltr.rerank(self.index, qs, 0)
         self._scores.put(query, scores)
         return scores, cached

@@ -17,10 +17,12 @@ from shortlister.embeddings.base import Embedder
 from shortlister.evaluation.trec import Run, read_queries, write_run
 from shortlister.ranking.cosine import rank, top_k
 from shortlister.ranking.features import (
+    CrossScore,
     FeatureConfig,
     FeatureScaler,
     PoolIndex,
     QueryScores,
+    add_cross_scores,
     build_pool_index,
     candidate_list,
     pair_features,
@@ -60,6 +62,7 @@ class LtrRanker:
     features: FeatureConfig
     sbert: Embedder
     name: str = "ranknet"
+    cross: CrossScore | None = None  # scores (role, headline) pairs when features use it
     _cache: tuple[tuple, PoolIndex] | None = field(default=None, repr=False)
 
     def index(self, pool: pd.DataFrame | PoolIndex) -> PoolIndex:
@@ -71,8 +74,15 @@ class LtrRanker:
             self._cache = (key, build_pool_index(pool, self.features, sbert=self.sbert))
         return self._cache[1]
 
-    def query_scores(self, index: PoolIndex, queries: Sequence[str]) -> QueryScores:
-        return score_queries(index, queries, self.sbert)
+    def query_scores(
+        self, index: PoolIndex, queries: Sequence[str], vectors: np.ndarray | None = None
+    ) -> QueryScores:
+        qs = score_queries(index, queries, self.sbert, vectors)
+        if self.features.uses_cross:
+            if self.cross is None:
+                raise ValueError(f"{self.name}: its features use the cross-encoder; none loaded")
+            add_cross_scores(index, qs, queries, self.cross, self.features.cross_depth)
+        return qs
 
     def score_rows(self, index: PoolIndex, qs: QueryScores, row: int, idx: np.ndarray):
         return score_list(
