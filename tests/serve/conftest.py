@@ -9,6 +9,14 @@ from shortlister.data.default.config import GenerateConfig
 from shortlister.data.writers import write_csv
 
 
+@pytest.fixture(autouse=True)
+def shortlists_db(tmp_path_factory, monkeypatch) -> Path:
+    """Every app a test creates saves its shortlists in a fresh file, not var/ of the repo."""
+    path = tmp_path_factory.mktemp("db") / "shortlists.db"
+    monkeypatch.setenv("SHORTLISTER_DB", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_pool_csv(tmp_path_factory) -> Path:
     """600 generated candidates (messy titles, some rejected by cleaning), as a CSV."""
@@ -29,3 +37,21 @@ def tiny_llm(tmp_path_factory) -> Path:
         "Answer: Yes No",
     ]
     return build_tiny_model("gemma3", tmp_path_factory.mktemp("tiny-llm") / "gemma3", corpus=corpus)
+
+
+@pytest.fixture(scope="module")
+def page_browser():
+    """Debian's headless Chromium for the page's tests (test_page_*.py); skipped, saying
+    why, without playwright or chromium. Per module: Playwright's sync API cannot run two
+    at once, and test_web.py and test_hardening.py start their own."""
+    from tests.serve.page_kit import launch_browser
+
+    yield from launch_browser()
+
+
+@pytest.fixture(scope="session")
+def page_pool(tmp_path_factory) -> Path:
+    """The page tests' pool (tests/serve/page_kit.POOL) as a CSV."""
+    from tests.serve.page_kit import write_pool
+
+    return write_pool(tmp_path_factory.mktemp("page-pool") / "candidates.csv")

@@ -65,7 +65,8 @@ def test_rank_returns_the_best_k_with_candidate_fields(client):
     assert scores == sorted(scores, reverse=True)
     assert not any(i["starred"] for i in items)
     assert set(items[0]) == {
-        "rank", "id", "title", "location", "screening_score", "score", "starred"
+        "rank", "id", "title", "location", "screening_score", "score", "starred",
+        "country", "group_size", "group_ids", "reasons",
     }  # fmt: skip
     assert "resource" in items[0]["title"].lower()
     assert result["method"] == "tfidf" and result["n_candidates"] > 500

@@ -21,6 +21,7 @@ from shortlister.serve.middleware import SECURITY_HEADERS, AllowedHostsMiddlewar
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
 from tests.serve.helpers import LOCAL_URL, running_server, tfidf_settings
+from tests.serve.page_kit import RECORD_VIOLATIONS, launch_browser
 
 TOKEN = "hardening-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -337,26 +338,7 @@ def test_a_real_server_checks_host_adds_headers_and_answers_head(state, monkeypa
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright==1.65.2)"
-    )
-    from tests.serve.test_web import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-# Records what the CSP blocked; CDP-injected, so the policy does not block it too.
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
+    yield from launch_browser()
 
 
 def _open(browser, url: str):
@@ -395,7 +377,7 @@ def test_the_page_works_under_the_csp(browser, state):
         response = page.goto(url)
         csp = response.headers["content-security-policy"]
         assert csp == SECURITY_HEADERS["Content-Security-Policy"]
-        expect(page.locator("[data-testid=method] option")).to_have_text(["tfidf"])
+        expect(page.locator("[data-testid=method] option")).to_have_text(["keywords"])
         page.fill("[data-testid=query]", "engineer")
         page.press("[data-testid=query]", "Enter")
         expect(page.locator("[data-testid=result-row]")).to_have_count(20)
@@ -441,7 +423,7 @@ def test_the_page_asks_for_the_token_and_says_plainly_when_it_is_wrong(browser, 
 
         token.fill(TOKEN)
         token.dispatch_event("change")
-        expect(method.locator("option")).to_have_text(["tfidf"])
+        expect(method.locator("option")).to_have_text(["keywords"])
         expect(method).to_be_enabled()
         expect(error).to_be_hidden()
         page.press("[data-testid=query]", "Enter")

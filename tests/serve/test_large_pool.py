@@ -141,7 +141,8 @@ def test_rank_through_the_index(client, state, pool_data, encoded):
     assert len(items) == 20 and result["n_candidates"] == N and result["match"]["matched"]
     assert "nurse" in items[0]["title"].lower()
     assert set(items[0]) == {
-        "rank", "id", "title", "location", "screening_score", "score", "starred"
+        "rank", "id", "title", "location", "screening_score", "score", "starred",
+        "country", "group_size", "group_ids", "reasons",
     }  # fmt: skip
     # The index's top 20 are the exact scan's, but for the int8 rounding's near ties.
     vector = np.asarray(SbertEmbedder.encode(state.methods[METHOD].ranker.embedder, [QUERY]))

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from shortlister.serve.app import create_app
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import build_state
 from tests.serve.helpers import running_server, tfidf_settings
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "reports" / "screenshots" / "recruiter_page.png"
-# No downloads, no background traffic: the page must work offline.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.serve.page_kit import CHROMIUM, CHROMIUM_ARGS
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright==1.65.2)"
@@ -43,8 +29,10 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def tfidf_url(small_pool_csv):
-    settings = tfidf_settings(small_pool_csv)
+def tfidf_url(small_pool_csv, tmp_path_factory):
+    # Module-scoped, so set up before the per-test SHORTLISTER_DB: its own database file.
+    db = tmp_path_factory.mktemp("web-db") / "shortlists.db"
+    settings = tfidf_settings(small_pool_csv, db=str(db))
     with running_server(create_app(settings, state=build_state(settings))) as url:
         yield url
 
@@ -91,7 +79,7 @@ def _star_row(page, position: int, n_starred_after: int) -> str:
 
 def test_star_two_candidates_reranks_pins_and_clears(browser, tfidf_url):
     page, errors = _open(browser, tfidf_url)
-    sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(["tfidf"])
+    sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(["keywords"])
     sync_api.expect(page.locator("[data-testid=token]")).to_be_hidden()
 
     before = _search(page, QUERY)
@@ -112,9 +100,6 @@ def test_star_two_candidates_reranks_pins_and_clears(browser, tfidf_url):
     sync_api.expect(page.locator("[data-testid=star-count]")).to_have_text("2 of 5 starred")
     assert page.locator("[data-testid=star-chip]").count() == 2
     sync_api.expect(page.locator("[data-testid=timing]")).to_contain_text("query vector cached")
-
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
 
     page.click("[data-testid=clear-stars]")
     page.wait_for_function(
@@ -161,7 +146,7 @@ def test_token_input_appears_when_the_server_needs_one(browser, small_pool_csv, 
         page.fill("[data-testid=token]", "page-token")
         page.press("[data-testid=token]", "Enter")
         page.locator("[data-testid=token]").dispatch_event("change")
-        sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(["tfidf"])
+        sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(["keywords"])
         assert len(_search(page, QUERY)) == 20
         page.close()
 
@@ -171,7 +156,7 @@ def test_sbert_page_reranks_on_a_star(browser, small_pool_csv):
     with running_server(create_app(settings)) as url:
         page, errors = _open(browser, url)
         sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(
-            ["sbert", "tfidf"]
+            ["meaning", "keywords"]
         )
         before = _search(page, QUERY)
         starred = _star_row(page, 4, 1)
@@ -194,7 +179,7 @@ def test_no_match_shows_a_notice_not_zeros(browser, tfidf_url):
     page.wait_for_selector("[data-testid=empty][data-state=no-match]")
     assert page.locator("[data-testid=result-row]").count() == 0
     notice = page.text_content("[data-testid=empty]")
-    assert "No candidate matches “zzqxj” with tfidf" in notice
+    assert "No candidate matches “zzqxj” with keywords" in notice
     assert _search(page, QUERY)  # a real role brings the list back
     assert page.get_attribute("[data-testid=empty]", "data-state") == "empty"
     assert errors == []
@@ -209,7 +194,7 @@ def test_llm_page_says_whether_the_llm_reranked(browser, small_pool_csv, tiny_ll
     with running_server(create_app(settings)) as url:
         page, errors = _open(browser, url)
         sync_api.expect(page.locator("[data-testid=method] option")).to_have_text(
-            ["tfidf", "llm (gemma3 over tfidf)"]
+            ["keywords", "AI re-read (Gemma) over keywords"]
         )
         assert page.input_value("[data-testid=method]") == "llm"
         _search(page, QUERY)

@@ -226,12 +226,17 @@ def write_people_csv(frame: pd.DataFrame, path: str | Path, *, label: str = "") 
     with a leading apostrophe (OWASP's advice against CSV injection); numbers keep their
     form. The header is written even when there are no rows.
     """
+    return write_text(path, people_csv(frame), label=label)
+
+
+def people_csv(frame: pd.DataFrame) -> str:
+    """`frame` as write_people_csv writes it, as text (a download, say)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([escape_cell(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False, name=None):
         writer.writerow([_csv_value(v) for v in row])
-    return write_text(path, buffer.getvalue(), label=label)
+    return buffer.getvalue()
 
 
 def _csv_value(value: object) -> object:

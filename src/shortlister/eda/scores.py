@@ -26,7 +26,7 @@ def _box_panel(ax: Any, groups: pd.Series, scores: pd.Series, top_n: int, what: 
     labels = [f"{g} (n={counts[g]:,})" for g in top]
     ax.boxplot(data, orientation="horizontal", tick_labels=labels, showmeans=True)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("screening score (0-100)")
+    ax.set_xlabel("screening score (0-100); box: quartiles, line: median, triangle: mean")
     ax.set_title(f"by {what} (the {len(top)} most frequent)")
     ax.grid(axis="x", alpha=0.3)
 

@@ -27,6 +27,9 @@ from starlette.types import ASGIApp
 from shortlister.core.errors import DataError
 from shortlister.data.clean import normalise_query
 from shortlister.ranking.starred import StarError, star_indices
+from shortlister.serve.about_routes import include_about
+from shortlister.serve.facets import FilterError
+from shortlister.serve.labels import labelled
 from shortlister.serve.middleware import (
     AllowedHostsMiddleware,
     BearerAuthMiddleware,
@@ -34,6 +37,10 @@ from shortlister.serve.middleware import (
     HeadMiddleware,
     SecurityHeadersMiddleware,
 )
+from shortlister.serve.pool_routes import install_pool_routes, upload_limits
+from shortlister.serve.pool_swap import live_state
+from shortlister.serve.refine import by_screening, refine
+from shortlister.serve.results import ranked_items
 from shortlister.serve.schemas import (
     Candidate,
     ErrorResponse,
@@ -41,11 +48,11 @@ from shortlister.serve.schemas import (
     LLMInfo,
     MatchInfo,
     MethodsResponse,
-    RankedItem,
     RankRequest,
     RankResponse,
     Timing,
 )
+from shortlister.serve.schemas_results import FiltersResponse
 from shortlister.serve.settings import ServeSettings
 from shortlister.serve.state import ServiceState, build_state
 
@@ -98,8 +105,11 @@ class ApiError(Exception):
 
 def create_app(settings: ServeSettings | None = None, state: ServiceState | None = None) -> FastAPI:
     """The service over one pool; embeds it now unless a built `state` is given."""
+    from shortlister.serve.shortlist_routes import include_shortlists, open_shortlists
+
     settings = settings or ServeSettings()
-    state = state or build_state(settings)
+    shortlists = open_shortlists(settings)  # before the pool is embedded: a bad file fails fast
+    state = live_state(state or build_state(settings))  # swappable: POST /pools/upload
     token = os.environ.get(settings.token_env) or None
     app = ShortlisterAPI(
         allowed_hosts=settings.host_allowlist(),
@@ -113,10 +123,15 @@ def create_app(settings: ServeSettings | None = None, state: ServiceState | None
     app.state.service = state
     _add_error_handlers(app)
     _add_routes(app, state, auth_required=token is not None)
+    install_pool_routes(app, state, _rank)
+    include_shortlists(app, state, shortlists)
+    include_about(app, state)  # GET /about/comparison.png: the page's about view
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-static", StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-static")
     # Added last = outermost: auth is checked before a byte of the body is read.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=upload_limits(settings)
+    )
     app.add_middleware(
         BearerAuthMiddleware,
         token=token,
@@ -153,10 +168,11 @@ def _add_routes(app: FastAPI, state: ServiceState, *, auth_required: bool) -> No
 
     @app.get("/methods", response_model=MethodsResponse, responses=ERRORS, tags=["ranking"])
     def methods() -> dict[str, Any]:
-        """The ranking methods served, the default one, and the request limits."""
+        """The ranking methods served (with plain labels and what their Match score means),
+        the default one, and the request limits."""
         return {
             "default": settings.method,
-            "methods": [m.describe() for m in state.methods.values()],
+            "methods": [labelled(m) for m in state.methods.values()],
             "unavailable": state.unavailable,
             "star_weight": settings.star_weight,
             "limits": {
@@ -167,6 +183,12 @@ def _add_routes(app: FastAPI, state: ServiceState, *, auth_required: bool) -> No
                 "max_body_bytes": settings.max_body_bytes,
             },
         }
+
+    @app.get("/filters", response_model=FiltersResponse, responses=ERRORS, tags=["ranking"])
+    def filters() -> dict[str, Any]:
+        """What /rank can filter by in this pool: countries with their candidate counts (the
+        locations resolved as the EDA resolves them) and the screening scores' range."""
+        return state.facets.summary()
 
     @app.get(
         "/candidates/{candidate_id}", response_model=Candidate, responses=ERRORS, tags=["ranking"]
@@ -215,15 +237,21 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         star_indices(ranker.positions, req.stars, settings.max_stars)
     except StarError as exc:
         raise ApiError(422, "invalid_stars", str(exc)) from exc
+    try:
+        mask = state.facets.mask(req.countries, req.screening_min, req.screening_max)
+    except FilterError as exc:
+        raise ApiError(422, "invalid_filter", f"{exc.field}: {exc}") from exc
     scores, cached = (None, False) if query is None else ranker.query_scores(query)
     t1 = time.perf_counter()
     weight = settings.star_weight if req.star_weight is None else req.star_weight
     stage = state.methods[method].llm
-    # Methods llm and cross-encoder: the first stage's top `depth` after the stars, re-ranked.
+    # Methods llm and cross-encoder: the first stage's top `depth` after the stars (of the
+    # rows that pass the filters, one per headline when grouping), re-ranked.
     n_first = top_k if stage is None else max(top_k, len(req.stars) + stage.depth)
-    result = ranker.rank_scores(
-        scores, req.stars, k=n_first, star_weight=weight, max_stars=settings.max_stars
-    )
+    result = refine(
+        ranker, scores, req.stars, k=n_first, star_weight=weight, max_stars=settings.max_stars,
+        mask=mask, facets=state.facets, group=req.group_duplicates,
+    )  # fmt: skip
     t2 = time.perf_counter()
     match = None
     if query is not None:
@@ -234,7 +262,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
             floor=found.floor,
             notice=None if found.matched else found.notice(query, method),
         )
-    order, llm = result.order.tolist(), None
+    order, llm = result.order, None
     if stage is not None:
         ids, titles = state.titles
         order, outcome = stage.rerank_order(
@@ -242,15 +270,9 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
             matched=match is None or match.matched, scores=result.scores,
         )  # fmt: skip
         order, llm = order[: max(top_k, result.n_starred)], LLMInfo(**outcome.as_dict())
-    items = [
-        RankedItem(
-            rank=r,
-            **{k: v for k, v in row.items() if k != "title_raw"},
-            score=float(result.scores[i]),
-            starred=r <= result.n_starred,
-        )
-        for r, (i, row) in enumerate(zip(order, state.rows.take(order), strict=True), start=1)
-    ]
+    if req.sort == "screening":
+        order = by_screening(order, result.n_starred, state.facets.screening)
+    items = ranked_items(state, ranker, result, order, query, scores, weight)
     return RankResponse(
         method=method,
         query=query,
@@ -258,6 +280,7 @@ def _rank(state: ServiceState, req: RankRequest) -> RankResponse:
         star_weight=weight,
         top_k=top_k,
         n_candidates=len(state.rows),
+        n_passing=result.n_passing,
         items=items,
         match=match,
         llm=llm,

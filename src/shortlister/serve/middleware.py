@@ -28,12 +28,21 @@ class BodyLimitMiddleware:
     """413 for a body over `max_bytes`: by its Content-Length, or counted as it streams.
 
     The body is read here (it is small by construction) and replayed to the app, so a
-    chunked upload without Content-Length is cut off at `max_bytes` + one chunk.
+    chunked upload without Content-Length is cut off at `max_bytes` + one chunk. Paths in
+    `streamed` (path -> (limit, the setting that sets it): file uploads) have their own
+    limit and are passed on as they arrive, counted, never held here.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, drain_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        drain_bytes: int = 1 << 20,
+        streamed: Mapping[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = dict(streamed or {})
         # Up to this much of a refused body is read and dropped before answering: a client
         # still sending when the server closes gets a connection reset, not the 413.
         self.drain_bytes = drain_bytes
@@ -42,6 +51,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        limit, setting = self.streamed.get(scope["path"], (self.max_bytes, ""))
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             try:
@@ -51,11 +61,14 @@ class BodyLimitMiddleware:
                     scope, receive, send
                 )
                 return
-            if declared > self.max_bytes:
+            if declared > limit:
                 if declared <= self.drain_bytes:
                     await _drain(receive, self.drain_bytes)
-                await self._too_large(scope, receive, send, f"is {declared} bytes")
+                await self._too_large(scope, receive, send, f"is {declared} bytes", limit, setting)
                 return
+        if setting:
+            await self._counted(scope, receive, send, limit, setting)
+            return
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -66,15 +79,54 @@ class BodyLimitMiddleware:
             if size > self.max_bytes:
                 if message.get("more_body", False):
                     await _drain(receive, self.drain_bytes - size)
-                await self._too_large(scope, receive, send, f"exceeds {self.max_bytes} bytes")
+                await self._too_large(scope, receive, send, f"exceeds {limit} bytes", limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
-        detail = f"request body {what}; at most {self.max_bytes} bytes are accepted"
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, setting: str
+    ) -> None:
+        """The body streamed to the app; past `limit` the app sees a disconnect, and its
+        answer to that (a 400 for a cut-off form) is replaced by the 413."""
+        size, over, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal size, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    over = True
+                    if message.get("more_body", False):
+                        await _drain(receive, self.drain_bytes)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if not over:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._too_large(scope, receive, send, f"exceeds {limit} bytes", limit, setting)
+
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, what: str, limit: int, setting: str = ""
+    ) -> None:
+        detail = f"request body {what}; at most {limit} bytes are accepted"
+        if setting:
+            detail += f" on {scope['path']} ({setting}, {limit / 2**20:.3g} MiB)"
         await error_response(413, "body_too_large", detail, {"Connection": "close"})(
             scope, receive, send
         )

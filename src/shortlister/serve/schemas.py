@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shortlister.serve.schemas_results import Reasons
 
 
 class RankRequest(BaseModel):
@@ -16,6 +18,13 @@ class RankRequest(BaseModel):
             "examples": [
                 {"query": "aspiring human resources", "stars": [], "top_k": 10},
                 {"query": "aspiring human resources", "stars": ["c00032", "c00511"]},
+                {
+                    "query": "aspiring human resources",
+                    "countries": ["United States"],
+                    "screening_min": 50,
+                    "sort": "screening",
+                    "group_duplicates": True,
+                },
             ]
         },
     )
@@ -35,6 +44,38 @@ class RankRequest(BaseModel):
     star_weight: float | None = Field(
         None, ge=0.0, le=1.0, description="Share of the score from similarity to the stars."
     )
+    countries: list[str] = Field(
+        default_factory=list,
+        description="Only candidates located in these countries (names or ISO3 codes, as "
+        "/filters lists them; case-insensitive). Empty: any location.",
+    )
+    screening_min: float | None = Field(
+        None, ge=0.0, le=100.0, description="Only candidates screened at least this (0-100)."
+    )
+    screening_max: float | None = Field(
+        None,
+        ge=0.0,
+        le=100.0,
+        description="Only candidates screened at most this (0-100). With either bound, "
+        "candidates without a screening score are left out.",
+    )
+    sort: Literal["match", "screening"] = Field(
+        "match",
+        description="Order of the top k that pass: by match, or by screening score (highest "
+        "first, ties by match, unscored last). Starred candidates stay pinned first.",
+    )
+    group_duplicates: bool = Field(
+        False,
+        description="Fold candidates with the same headline (after normalisation) into one "
+        "row: the best-ranked, with group_size and group_ids. Starred ones are never folded.",
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> RankRequest:
+        lo, hi = self.screening_min, self.screening_max
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"screening_min ({lo:g}) must not exceed screening_max ({hi:g})")
+        return self
 
 
 class RankedItem(BaseModel):
@@ -50,6 +91,17 @@ class RankedItem(BaseModel):
         "order is the LLM's, so scores need not decrease down the list)."
     )
     starred: bool = Field(description="Starred by the request, so pinned at the top.")
+    country: str | None = Field(None, description="The location's country; null: unresolved.")
+    group_size: int = Field(
+        1,
+        description="group_duplicates: candidates with this headline that pass (this one "
+        "included); 1 otherwise.",
+    )
+    group_ids: list[str] = Field(
+        default_factory=list,
+        description="group_duplicates: the others with this headline that pass, in rank order.",
+    )
+    reasons: Reasons | None = Field(None, description="Why this candidate is listed.")
 
 
 class Timing(BaseModel):
@@ -98,6 +150,7 @@ class RankResponse(BaseModel):
     star_weight: float
     top_k: int
     n_candidates: int
+    n_passing: int = Field(description="Candidates of the pool that pass the filters.")
     items: list[RankedItem]
     match: MatchInfo | None = Field(
         None, description="Whether the query matched any candidate (null without a query)."
@@ -144,6 +197,9 @@ class IndexInfo(BaseModel):
 
 class MethodInfo(BaseModel):
     name: str
+    label: str = Field(description="A plain name for the page; `name` is the technical one.")
+    description: str = Field(description="One line on how the method ranks.")
+    score_scale: str = Field(description="One line on what its Match score means.")
     source: str = Field(
         description="'stored': the pipeline's embeddings; 'fitted': at start-up; "
         "'trained': a learned re-ranker (dimension: its Sentence-BERT space); 'llm': an LLM "

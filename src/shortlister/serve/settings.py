@@ -49,9 +49,14 @@ class ServeSettings:
     max_top_k: int = 200
     max_query_chars: int = 200
     max_body_bytes: int = 16384
+    # A candidate file uploaded from the page (POST /pools/upload); larger ones get 413.
+    max_upload_bytes: int = 20 * 2**20
     query_cache_size: int = 256
     score_cache_mb: float = 64.0
     token_env: str = "SHORTLISTER_API_TOKEN"
+    # Saved shortlists: an SQLite file (relative to the working folder) or an SQLAlchemy
+    # URL (postgresql+psycopg://...); the SHORTLISTER_DB environment variable overrides it.
+    db: str = "var/shortlists.db"
     # The Host header names requests may carry (port aside); others get 400. None: the
     # loopback names, plus serve.host when it is not a loopback address (see host_allowlist).
     allowed_hosts: Sequence[str] | None = None
@@ -84,12 +89,19 @@ class ServeSettings:
         StarConfig(star_weight=self.star_weight, max_stars=self.max_stars)  # validates both
         for name in ("default_top_k", "max_top_k", "max_query_chars", "max_body_bytes"):
             check_int(f"serve.{name}", getattr(self, name), minimum=1)
+        check_int("serve.max_upload_bytes", self.max_upload_bytes, minimum=1)
         if self.default_top_k > self.max_top_k:
             raise ConfigError(
                 f"serve.default_top_k ({self.default_top_k}) must be <= max_top_k "
                 f"({self.max_top_k})"
             )
         check_int("serve.query_cache_size", self.query_cache_size, minimum=0)
+        if isinstance(self.db, Path):
+            self.db = str(self.db)
+        if not isinstance(self.db, str) or not self.db.strip():
+            raise ConfigError(
+                f"serve.db must be an SQLite file path or a database URL, got {self.db!r}"
+            )
         check_number("serve.score_cache_mb", self.score_cache_mb, low=0.0)
         self.paths = {**DEFAULT_PATHS, **dict(self.paths)}
         if self.allowed_hosts is not None:

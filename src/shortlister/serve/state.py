@@ -19,6 +19,7 @@ from shortlister.data.loader import load_candidates
 from shortlister.embeddings.base import REGISTRY, available_methods
 from shortlister.index.ann import IndexMismatch
 from shortlister.ranking.pool import CandidatePool
+from shortlister.serve.facets import PoolFacets
 from shortlister.serve.method_state import MethodState
 from shortlister.serve.second_stage import SECOND_STAGES, llm_config, load_second_stage
 from shortlister.serve.settings import ServeSettings
@@ -47,6 +48,8 @@ class ServiceState:
         self.positions = {cid: i for i, cid in enumerate(ids)}
         self.rows = PoolRows(self.pool)  # JSON-ready candidate fields, made on demand
         self.titles = (ids, TextColumn(self.pool["title"]))  # by row: what method llm sends
+        # Per row: country, screening score, headline key; a request's filters mask these.
+        self.facets = PoolFacets.build(self.pool)
         # Queries are cleaned with the pool's title settings (data.clean).
         self.clean_config = CleanConfig.from_config(self.settings.clean)
         if as_is:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from shortlister.data.datasets import Dataset, external_status, load_datasets
+from shortlister.evaluation.figures import HEADLINE_METRIC, save_comparison
 from shortlister.evaluation.metrics import MetricConfig, evaluate_run, metric_names
 from shortlister.evaluation.significance import paired_table
 from shortlister.evaluation.trec import read_run
@@ -147,22 +148,10 @@ SEEN_NOTE = (
 
 
 def plot_comparison(table: pd.DataFrame, names: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = sorted(table["dataset"].unique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 3.5), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets, strict=True):
-        sub = table[table["dataset"] == dataset].set_index("method")[names]
-        sub.plot.bar(ax=ax, rot=0, ylim=(0, 1))
-        ax.set_title(f"{dataset}: test queries")
-        ax.legend(fontsize=7, ncols=len(names))
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """reports/figures/comparison.png: MAP (the headline, the sort key) and NDCG@k per
+    benchmark; every metric is in comparison.md."""
+    metrics = [HEADLINE_METRIC, *[n for n in names if n.startswith("ndcg@")][:1]]
+    save_comparison(table, path, metrics)
 
 
 def write_significance(params: dict[str, Any], per_query: pd.DataFrame, reports: Path) -> None:
