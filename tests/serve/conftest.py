@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,23 @@ def shortlists_db(tmp_path_factory, monkeypatch) -> Path:
     path = tmp_path_factory.mktemp("db") / "shortlists.db"
     monkeypatch.setenv("SHORTLISTER_DB", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (tests/serve/postgres_kit.py);
+    skipped, saying why, without the driver or the server binaries."""
+    from tests.serve.postgres_kit import postgres_server
+
+    yield from postgres_server()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh database on that server, per test."""
+    from tests.serve.postgres_kit import new_database
+
+    return new_database(postgres_server)
 
 
 @pytest.fixture(scope="session")

@@ -196,9 +196,18 @@ def _writer(url: str, thread: int, sid: int, own: list[str], n: int, expected: d
             assert response.status_code == 200, response.text
 
 
-def test_concurrent_writes_lose_nothing(state, ids, tmp_path, capsys):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> Path | str:
+    """The store's database: an SQLite file, or a fresh database on a real PostgreSQL
+    server (skipped, saying why, without one)."""
+    if request.param == "sqlite":
+        return tmp_path / "s.db"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_concurrent_writes_lose_nothing(state, ids, database, capsys):
     threads, per_thread = 8, 25
-    app = _app(state, tmp_path / "s.db")
+    app = _app(state, database)
     store = app.state.shortlists
     sids = [store.create(f"list {i}").id for i in range(4)]
     expected: dict[tuple[int, str], str | None] = {}
@@ -225,11 +234,12 @@ def test_concurrent_writes_lose_nothing(state, ids, tmp_path, capsys):
         assert saved == wanted
     with capsys.disabled():
         rate = threads * per_thread / elapsed
-        print(f"\nshortlist writes: {threads} threads x {per_thread}: {rate:.0f} requests/s")
+        where = "sqlite" if isinstance(database, Path) else "postgresql"
+        print(f"\nshortlist writes ({where}): {threads} threads x {per_thread}: {rate:.0f} req/s")
 
 
-def test_the_star_limit_holds_under_concurrent_stars(state, ids, tmp_path):
-    app = _app(state, tmp_path / "s.db")
+def test_the_star_limit_holds_under_concurrent_stars(state, ids, database):
+    app = _app(state, database)
     sid = app.state.shortlists.create("race").id
     statuses: list[int] = []
     with running_server(app) as url:

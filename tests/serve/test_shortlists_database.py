@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import sqlite3
-import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -147,35 +145,15 @@ def test_database_url():
     assert "cannot be parsed" in _open_fails("postgresql://u@h:notaport/db")
 
 
-def _postgres_bin() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return versions[-1].parent if versions else None
-
-
-def test_the_store_on_postgresql(tmp_path):
-    pytest.importorskip("psycopg", reason="psycopg (PostgreSQL driver) is not installed")
-    bin_dir = _postgres_bin()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl)")
-    if os.geteuid() == 0:
-        pytest.skip("initdb refuses to run as root")
-    data, port = tmp_path / "pg", 55432 + os.getpid() % 1000
-    subprocess.run([bin_dir / "initdb", "-D", data, "-U", "test", "-A", "trust"], check=True,
-                   capture_output=True)  # fmt: skip
-    ctl = [bin_dir / "pg_ctl", "-D", data, "-w", "-o", f"-p {port} -k {tmp_path} -h 127.0.0.1"]
-    subprocess.run([*ctl, "-l", tmp_path / "pg.log", "start"], check=True, capture_output=True)
-    try:
-        url = f"postgresql+psycopg://test@127.0.0.1:{port}/postgres"
-        store = ShortlistStore.open(url, max_stars=5)
-        sid = store.create("pg", query="nurse").id
-        store.star(sid, "c1", "note")
-        store.star(sid, "c1", "edited")
-        assert [(s.candidate_id, s.note) for s in store.get(sid).stars] == [("c1", "edited")]
-        store.close()
-        assert ShortlistStore.open(url, max_stars=5).get(sid).name == "pg"
-    finally:
-        subprocess.run([bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop"], check=False,
-                       capture_output=True)  # fmt: skip
+def test_the_store_on_postgresql(postgres_url):
+    """The migrations and the store on a real PostgreSQL server (postgres_kit)."""
+    store = ShortlistStore.open(postgres_url, max_stars=5)
+    sid = store.create("pg", query="nurse").id
+    store.star(sid, "c1", "note")
+    store.star(sid, "c1", "edited")
+    assert [(s.candidate_id, s.note) for s in store.get(sid).stars] == [("c1", "edited")]
+    store.close()
+    reopened = ShortlistStore.open(postgres_url, max_stars=5)  # migrated: not run again
+    assert reopened.get(sid).name == "pg"
+    assert inspect(create_engine(postgres_url)).has_table("alembic_version")
+    reopened.close()
