@@ -59,6 +59,9 @@ def running_server(app) -> Iterator[str]:
 
 
 def client(url: str, thread: int, sid: int, own: list[str], n: int, expected: dict) -> None:
+    """n star, unstar and note edits on this thread's own candidates, over keep-alive;
+    records in `expected` the state each (shortlist, candidate) must end in. The test
+    test_concurrent_writes_lose_nothing runs this same load."""
     import httpx2 as httpx
 
     rng = random.Random(thread)
@@ -76,6 +79,7 @@ def client(url: str, thread: int, sid: int, own: list[str], n: int, expected: di
 
 
 def lost_writes(store: ShortlistStore, sids: list[int], expected: dict) -> int:
+    """Stars and notes saved that differ from what `client` last wrote (0: none lost)."""
     lost = 0
     for sid in sids:
         saved = {s.candidate_id: s.note for s in store.get(sid).stars}

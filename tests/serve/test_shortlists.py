@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from benchmarks.shortlist_writes import client, lost_writes
 from shortlister.serve.app import create_app
 from shortlister.serve.shortlists import DB_ENV, ShortlistStoreError
 from shortlister.serve.state import build_state
@@ -177,25 +178,6 @@ def test_export_is_spreadsheet_safe_csv_or_json(state, ids, tmp_path):
     assert exported["updated_at"] == _ok(client.get(f"/shortlists/{sid}"))["updated_at"]
 
 
-def _writer(url: str, thread: int, sid: int, own: list[str], n: int, expected: dict) -> None:
-    """n star, unstar and note edits on this thread's own candidates, over keep-alive;
-    records the state each (shortlist, candidate) must end in."""
-    import httpx2 as httpx
-
-    rng = random.Random(thread)
-    with httpx.Client(base_url=url, timeout=60) as http:
-        for i in range(n):
-            cid = own[i % len(own)]
-            if rng.random() < 0.3:
-                response = http.delete(f"/shortlists/{sid}/stars/{cid}")
-                expected[sid, cid] = None
-            else:
-                note = f"thread {thread} edit {i}"
-                response = http.put(f"/shortlists/{sid}/stars/{cid}", json={"note": note})
-                expected[sid, cid] = note
-            assert response.status_code == 200, response.text
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request, tmp_path) -> Path | str:
     """The store's database: an SQLite file, or a fresh database on a real PostgreSQL
@@ -215,7 +197,7 @@ def test_concurrent_writes_lose_nothing(state, ids, database, capsys):
         # Two threads on each shortlist, two candidates each: 4 stars at most, under 5.
         workers = [
             threading.Thread(
-                target=_writer,
+                target=client,
                 args=(url, t, sids[t % 4], ids[2 * t : 2 * t + 2], per_thread, expected),
             )
             for t in range(threads)
@@ -228,10 +210,7 @@ def test_concurrent_writes_lose_nothing(state, ids, database, capsys):
         elapsed = time.perf_counter() - t0
     assert not any(w.is_alive() for w in workers)
     assert len(expected) == 2 * threads  # every thread finished (a failure stops it short)
-    for sid in sids:
-        saved = {s.candidate_id: s.note for s in store.get(sid).stars}
-        wanted = {c: note for (s, c), note in expected.items() if s == sid and note is not None}
-        assert saved == wanted
+    assert lost_writes(store, sids, expected) == 0
     with capsys.disabled():
         rate = threads * per_thread / elapsed
         where = "sqlite" if isinstance(database, Path) else "postgresql"
