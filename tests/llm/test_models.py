@@ -133,3 +133,36 @@ def test_the_packaged_gemma_converts_to_a_plain_folder(tmp_path):
     assert config.architectures == ["Gemma3ForCausalLM"]
     assert getattr(config, "quantization_config", None) is None  # plain bf16, not "gguf"
     assert not AutoTokenizer.from_pretrained(folder).chat_template  # a base model
+
+
+def _tiny_gguf(path):
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_token_list(["<pad>", "a", "b"])
+    writer.add_tensor("w", np.arange(6, dtype=np.float32).reshape(2, 3))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_gguf_file_is_parsed_once_during_a_conversion(tmp_path):
+    """transformers builds a reader for the config, the tokenizer and the weights: one serves."""
+    import gguf
+
+    first, second = _tiny_gguf(tmp_path / "a.gguf"), _tiny_gguf(tmp_path / "b.gguf")
+    original = gguf.GGUFReader
+    with models.one_gguf_parse():
+        reader = gguf.GGUFReader(first)
+        assert gguf.GGUFReader(str(first)) is reader
+        assert gguf.GGUFReader(second) is not reader
+        assert reader.fields["tokenizer.ggml.tokens"].contents() == ["<pad>", "a", "b"]
+        assert reader.tensors[0].data.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert gguf.GGUFReader is original
+    with pytest.raises(RuntimeError), models.one_gguf_parse():
+        raise RuntimeError("a failed conversion")
+    assert gguf.GGUFReader is original  # restored on the way out of a failure too

@@ -29,6 +29,8 @@ import importlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,14 +151,43 @@ def convert_gguf(gguf: Path, cache_dir: str | Path, sha: str | None = None) -> P
     return build_entry(final, key, write, {"gguf": str(gguf), "sha256": sha})
 
 
+@contextmanager
+def one_gguf_parse() -> Iterator[None]:
+    """Parse each GGUF file's header once while this block runs.
+
+    transformers builds a new `gguf.GGUFReader` for the config, for the tokenizer and for the
+    weights, and reading Gemma's header (its 262k-token vocabulary, field by field) three
+    times was most of the conversion. The reader only reads its memory-mapped file, so one
+    per path serves all three. Measured on this 2-core machine: Gemma 3 270M's conversion
+    took 71 s before and 43 s with this, and the folder came out byte-identical.
+    """
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict[tuple[str, str], object] = {}
+
+    def reader(path: str | os.PathLike[str], mode: str = "r") -> object:
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader  # transformers imports it from the package at each call
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def _write_converted(gguf: Path, out: Path) -> None:
     """Dequantise `gguf` with transformers and save it as a plain model folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf.parent), gguf.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    with one_gguf_parse():
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = loaded.config
     # A GGUF-loaded model refuses save_pretrained; a plain one with its weights saves.
     if hasattr(config, "quantization_config"):
