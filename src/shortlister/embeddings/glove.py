@@ -39,7 +39,7 @@ class GloveConfig(WordVectorConfig):
     vector_size: int = 100
     window: int = 5
     min_count: int = 1
-    epochs: int = 50
+    epochs: int = 20  # = conf/embeddings/glove.yaml; 50 was level (docs/pipeline_budget.md)
     learning_rate: float = 0.05  # AdaGrad's initial step, the paper's value
     x_max: float = 100.0
     alpha: float = 0.75
