@@ -30,7 +30,7 @@ def pipeline(tmp_path_factory, root):
     # Through DVC's own Hydra composition, as a user would switch configs. The LLM stages
     # run on a tiny random Gemma-3 (their plumbing); the real Gemma runs in `dvc repro`
     # and in CI's gate (scripts/ci_gate.py), not in the 15-minute test budget. The word
-    # vectors train 2-3 epochs here (their plumbing; the gate trains the configured 30-50):
+    # vectors train 2-3 epochs here (their plumbing; the gate trains the configured 30/30/20):
     # 130 s more of the test budget otherwise (measured 548 s -> 418 s).
     overrides = ["data=small", "embeddings=tfidf", "finetune=tiny", "llm=tiny"]
     overrides += [f"methods.{m}.epochs=2" for m in ("word2vec", "word2vec_mean", "fasttext")]
