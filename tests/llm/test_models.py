@@ -150,7 +150,7 @@ def _tiny_gguf(path):
     return path
 
 
-def test_a_gguf_file_is_parsed_once_during_a_conversion(tmp_path):
+def test_one_gguf_parse_serves_one_reader_per_file_and_restores_the_original(tmp_path):
     """transformers builds a reader for the config, the tokenizer and the weights: one serves."""
     import gguf
 
@@ -166,3 +166,36 @@ def test_a_gguf_file_is_parsed_once_during_a_conversion(tmp_path):
     with pytest.raises(RuntimeError), models.one_gguf_parse():
         raise RuntimeError("a failed conversion")
     assert gguf.GGUFReader is original  # restored on the way out of a failure too
+
+
+def test_two_threads_converting_at_once_leave_the_original_reader(tmp_path):
+    """The second block starts while the first is inside it: without the lock it would save
+    the first one's swapped reader as "original" and put it back when it leaves."""
+    import time
+
+    import gguf
+
+    path = _tiny_gguf(tmp_path / "a.gguf")
+    original = gguf.GGUFReader
+    entered, errors = threading.Event(), []
+
+    def convert(first):
+        try:
+            with models.one_gguf_parse():
+                gguf.GGUFReader(path)
+                if first:
+                    entered.set()
+                    time.sleep(0.3)  # still inside when the second thread arrives
+                else:
+                    time.sleep(0.6)  # and the second leaves after the first
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    first = threading.Thread(target=convert, args=(True,))
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=convert, args=(False,))
+    second.start()
+    first.join()
+    second.join()
+    assert not errors and gguf.GGUFReader is original

@@ -29,6 +29,7 @@ import importlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,6 +152,11 @@ def convert_gguf(gguf: Path, cache_dir: str | Path, sha: str | None = None) -> P
     return build_entry(final, key, write, {"gguf": str(gguf), "sha256": sha})
 
 
+# `one_gguf_parse` swaps a module attribute: one block at a time per process, so that two
+# threads converting at once cannot restore each other's swapped reader.
+_GGUF_PATCH = threading.RLock()
+
+
 @contextmanager
 def one_gguf_parse() -> Iterator[None]:
     """Parse each GGUF file's header once while this block runs.
@@ -163,7 +169,6 @@ def one_gguf_parse() -> Iterator[None]:
     """
     import gguf
 
-    original = gguf.GGUFReader
     readers: dict[tuple[str, str], object] = {}
 
     def reader(path: str | os.PathLike[str], mode: str = "r") -> object:
@@ -172,11 +177,13 @@ def one_gguf_parse() -> Iterator[None]:
             readers[key] = original(path, mode)
         return readers[key]
 
-    gguf.GGUFReader = reader  # transformers imports it from the package at each call
-    try:
-        yield
-    finally:
-        gguf.GGUFReader = original
+    with _GGUF_PATCH:
+        original = gguf.GGUFReader
+        gguf.GGUFReader = reader  # transformers imports it from the package at each call
+        try:
+            yield
+        finally:
+            gguf.GGUFReader = original
 
 
 def _write_converted(gguf: Path, out: Path) -> None:
